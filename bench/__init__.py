@@ -1,0 +1,1 @@
+"""``make bench``: Interlink's speed as ratios to baselines measured in the same run."""

@@ -1,0 +1,368 @@
+"""``python -m bench [--quick]``: every scenario of docs/BENCHMARKS (shared) that exists, on SQLite
+and, when reachable, PostgreSQL, in this order: S0 calibration (raw commit rate) with J1 the job
+queue, S1 inbound (beside the bare Starlette verify + insert), S2 outbound fan-out (beside the
+bare durable loop), S5 payments (replay cost as a ratio to the first request).
+
+Every Interlink figure is reported beside a baseline measured in the same run on the same machine
+and database; only the ratios are meant to be compared between machines. Writes
+``bench/results/<timestamp>.json`` and, with the ``bench`` extra installed, a chart beside it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench import baseline, chart, outbound, queue, s1_inbound, s5_payments
+from interlink.db.migrations import upgrade
+from interlink.observability.logging import configure as configure_logs
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PG_ADMIN_DSN = os.environ.get(
+    "INTERLINK_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+PAYLOAD = 900  # bytes of padding: about 1 KiB per envelope
+
+
+@asynccontextmanager
+async def receiver_process() -> AsyncIterator[outbound.Receiver]:
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once per run
+        [sys.executable, "-m", "bench.receiver"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"receiver did not start: {line!r}")
+        yield outbound.Receiver(int(line.split()[1]))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@asynccontextmanager
+async def database(backend: str) -> AsyncIterator[tuple[str, str]]:
+    """(SQLAlchemy URL, raw driver target) of a fresh, migrated database."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            path = f"{tmp}/bench.db"
+            url = f"sqlite+aiosqlite:///{path}"
+            await upgrade(url)
+            yield url, path
+        return
+    name = f"interlink_bench_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+    url = "postgresql+asyncpg://" + dsn.split("://", 1)[1]
+    try:
+        await upgrade(url)
+        yield url, dsn
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def pg_reachable() -> str | None:
+    try:
+        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+async def run_s1(quick: bool, backends: list[str]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for backend in backends:
+        if backend == "postgresql" and (reason := await pg_reachable()) is not None:
+            results[backend] = {"skipped": f"PostgreSQL unreachable: {reason}"}
+            continue
+        async with database(backend) as (url, raw):
+            results[backend] = await s1_inbound.run(url, raw, quick)
+    return results
+
+
+async def run_s5(quick: bool, backends: list[str]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for backend in backends:
+        if backend == "postgresql" and (reason := await pg_reachable()) is not None:
+            results[backend] = {"skipped": f"PostgreSQL unreachable: {reason}"}
+            continue
+        async with database(backend) as (url, _raw):
+            results[backend] = await s5_payments.run(50 if quick else 300, 8, url)
+    return results
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": {
+            p: version(p)
+            for p in (
+                "interlink",
+                "fastapi",
+                "starlette",
+                "uvicorn",
+                "aiohttp",
+                "sqlalchemy",
+                "asyncpg",
+                "aiosqlite",
+            )
+        },
+    }
+
+
+async def run(quick: bool, backends: list[str]) -> dict[str, Any]:
+    cases = [(400, 1), (80, 10)] if quick else [(3000, 1), (400, 10)]
+    steady_s = 3.0 if quick else 10.0
+    results: dict[str, Any] = {
+        "scenario": "S2 outbound fan-out, end to end",
+        "quick": quick,
+        "machine": machine(),
+        "settings": {
+            "worker_processes": 1,
+            "worker_concurrency": outbound.WORKER_CONCURRENCY,
+            "publishers": outbound.PUBLISHERS,
+            "payload_bytes": "about 1 KiB",
+            "event_type": outbound.EVENT_TYPE,
+        },
+        "not_run": {
+            "S2 celery_arq_diy": "not implemented: no Redis-based DIY comparison yet",
+            "S3 backlog": "not implemented yet (100k queued deliveries, receiver down then back)",
+            "S4 head-of-line": "not implemented yet (one 2 s endpoint among fast ones)",
+        },
+        "backends": {},
+    }
+    async with receiver_process() as receiver:
+        for backend in backends:
+            if backend == "postgresql":
+                reason = await pg_reachable()
+                if reason is not None:
+                    results["backends"][backend] = {"skipped": f"PostgreSQL unreachable: {reason}"}
+                    continue
+            entry: dict[str, Any] = {"cases": []}
+            for events, endpoints in cases:
+                async with database(backend) as (url, raw):
+                    total = events * endpoints
+                    await receiver.reset()
+                    if backend == "sqlite":
+                        bare = await baseline.run_sqlite(raw, receiver.url("/base"), total, PAYLOAD)
+                    else:
+                        bare = await baseline.run_postgres(
+                            raw, receiver.url("/base"), total, PAYLOAD
+                        )
+                    base_stats = await receiver.get("/_stats")
+                    case = await outbound.run_case(
+                        url, receiver, events, endpoints, PAYLOAD, steady_s
+                    )
+                    case["bare_loop_deliveries_per_s"] = round(bare, 1)
+                    case["bare_loop_balanced"] = base_stats["distinct"] == total
+                    case["ratio_vs_bare_loop"] = round(case["deliveries_per_s"] / bare, 3)
+                    case["drain_ratio_vs_bare_loop"] = round(
+                        case["drain_deliveries_per_s"] / bare, 3
+                    )
+                    case["void"] = not case["ledger"]["balanced"]
+                    entry["cases"].append(case)
+            results["backends"][backend] = entry
+    return results
+
+
+def print_table(results: dict[str, Any]) -> None:
+    header = (
+        f"{'backend':<11}{'endpoints':>10}{'deliveries':>11}{'interlink/s':>13}{'bare/s':>10}"
+        f"{'ratio':>8}{'drain/s':>9}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'rss MiB':>9}  ledger"
+    )
+    print(header)
+    print("-" * len(header))
+    for backend, entry in results["backends"].items():
+        if "skipped" in entry:
+            print(f"{backend:<11}{entry['skipped']}")
+            continue
+        for c in entry["cases"]:
+            ledger = "balanced" if c["ledger"]["balanced"] else "VOID (unbalanced)"
+            print(
+                f"{backend:<11}{c['endpoints']:>10}{c['deliveries']:>11}{c['deliveries_per_s']:>13}"
+                f"{c['bare_loop_deliveries_per_s']:>10}{c['ratio_vs_bare_loop']:>8}"
+                f"{c['drain_deliveries_per_s']:>9}{c['drain_ratio_vs_bare_loop']:>8}"
+                f"{c['latency_ms_p50']:>9}{c['latency_ms_p99']:>9}{c['worker_rss_mib']:>9}"
+                f"  {ledger}"
+            )
+    for name, why in results["not_run"].items():
+        print(f"not run: {name}: {why}")
+
+
+def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per figure: scenario, backend, Interlink's value, the baseline, ratio, target."""
+    rows: list[dict[str, Any]] = []
+    for backend, figures in results["queue"].items():
+        if "skipped" in figures:
+            continue
+        rows.append(
+            {
+                "scenario": "S0 raw commits/s",
+                "backend": backend,
+                "value": figures["S0_raw_commits_per_s"],
+                "baseline": None,
+                "ratio": None,
+                "target": None,
+            }
+        )
+        rows.append(
+            {
+                "scenario": "J1 jobs run/s",
+                "backend": backend,
+                "value": figures["J1_jobs_run_per_s"],
+                "baseline": figures["S0_raw_commits_per_s"],
+                "ratio": figures["J1_run_ratio_to_raw_commits"],
+                "target": None,
+            }
+        )
+    for backend, s1 in results["S1"].items():
+        if "skipped" in s1:
+            continue
+        rows.append(
+            {
+                "scenario": "S1 inbound events/s",
+                "backend": backend,
+                "value": s1["interlink"]["events_per_s"],
+                "baseline": s1["bare"]["events_per_s"],
+                "ratio": s1["ratio_vs_bare"],
+                "target": s1["target_ratio"],
+                "p50_ms": s1["interlink"]["latency_ms_p50"],
+                "p99_ms": s1["interlink"]["latency_ms_p99"],
+                "void": s1["void"],
+            }
+        )
+    for backend, entry in results["backends"].items():
+        for case in entry.get("cases", []):
+            rows.append(
+                {
+                    "scenario": f"S2 deliveries/s x{case['endpoints']}",
+                    "backend": backend,
+                    "value": case["deliveries_per_s"],
+                    "baseline": case["bare_loop_deliveries_per_s"],
+                    "ratio": case["ratio_vs_bare_loop"],
+                    "target": 0.5,
+                    "p50_ms": case["latency_ms_p50"],
+                    "p99_ms": case["latency_ms_p99"],
+                    "void": case["void"],
+                }
+            )
+    for backend, s5 in results["S5"].items():
+        if "skipped" in s5:
+            continue
+        rows.append(
+            {
+                "scenario": "S5 payment requests/s",
+                "backend": backend,
+                "value": s5["requests_per_s"],
+                "baseline": None,
+                "ratio": None,
+                "target": None,
+                "p50_ms": round(s5["capture_ms"]["p50"], 2),
+                "p99_ms": round(s5["capture_ms"]["p99"], 2),
+            }
+        )
+        rows.append(
+            {
+                "scenario": "S5 replay vs first capture",
+                "backend": backend,
+                "value": round(s5["replay_ms"]["p50"], 2),
+                "baseline": round(s5["capture_ms"]["p50"], 2),
+                "ratio": s5["replay_vs_first_capture"],
+                "target": s5["target_replay_ratio"],
+                "lower_is_better": True,
+            }
+        )
+    return rows
+
+
+def print_summary(rows: list[dict[str, Any]]) -> None:
+    header = (
+        f"{'scenario':<30}{'backend':<12}{'interlink':>11}{'baseline':>11}{'ratio':>8}"
+        f"{'target':>8}{'p50 ms':>9}{'p99 ms':>9}  verdict"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        verdict = ""
+        if r.get("void"):
+            verdict = "VOID (ledger unbalanced)"
+        elif r["target"] is not None and r["ratio"] is not None:
+            met = (
+                r["ratio"] <= r["target"] if r.get("lower_is_better") else r["ratio"] >= r["target"]
+            )
+            verdict = "meets target" if met else "below target"
+        cells = [
+            r["value"],
+            r["baseline"],
+            r["ratio"],
+            r["target"],
+            r.get("p50_ms"),
+            r.get("p99_ms"),
+        ]
+        text = ["" if c is None else str(c) for c in cells]
+        print(
+            f"{r['scenario']:<30}{r['backend']:<12}{text[0]:>11}{text[1]:>11}{text[2]:>8}"
+            f"{text[3]:>8}{text[4]:>9}{text[5]:>9}  {verdict}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small run (under two minutes)")
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgresql", "both"], default="both", help="databases"
+    )
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    configure_logs("warning")  # S5 runs the app in this process: its request lines are noise here
+    started = time.monotonic()
+    calibration = asyncio.run(queue.run(args.quick, backends))  # S0 first: the baselines
+    s1 = asyncio.run(run_s1(args.quick, backends))
+    results = asyncio.run(run(args.quick, backends))
+    results["scenario"] = "make bench: S0, J1, S1, S2, S5"
+    results["queue"] = calibration
+    results["S1"] = s1
+    results["S5"] = asyncio.run(run_s5(args.quick, backends))
+    results["summary"] = summary_rows(results)
+    results["seconds"] = round(time.monotonic() - started, 1)
+    print()
+    print_table(results)
+    print()
+    queue.print_table(results["queue"])
+    print()
+    print_summary(results["summary"])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = RESULTS / f"{stamp}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"results: {out} ({results['seconds']} s)")
+    print(chart.render(results, RESULTS / f"{stamp}.png"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""``make chaos``: Interlink's durability claims checked while processes die with SIGKILL."""

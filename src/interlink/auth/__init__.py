@@ -1,0 +1,1 @@
+"""Tenants' API keys: issuing, authenticating, scopes, rotation, usage and rate limits."""

@@ -1,0 +1,1 @@
+"""Print-lab fulfillment: orders submitted to labs automatically, tracked to shipment."""

@@ -1,0 +1,1 @@
+"""Idempotency-Key with Stripe's semantics, once for every state-changing POST."""

@@ -1,0 +1,1 @@
+"""Integration instances: the catalog, encrypted credentials, links, execution, health and logs."""

@@ -1,0 +1,80 @@
+"""``enqueue`` inserts a job row in the caller's transaction: the transactional outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from interlink.jobs import notify, registry
+from interlink.kit.clock import now
+from interlink.kit.ids import new_id
+from interlink.models import Job
+from interlink.observability.context import current_request_id
+
+DEFAULT_MAX_ATTEMPTS = 10
+
+
+async def enqueue(
+    session: AsyncSession,
+    name: str,
+    *,
+    run_at: datetime | None = None,
+    delay: timedelta | None = None,
+    priority: int | None = None,
+    key: str | None = None,
+    max_attempts: int | None = None,
+    **args: Any,
+) -> str:
+    """Queue ``name`` to run with ``args`` once the caller's transaction commits.
+
+    ``key`` makes the enqueue idempotent: a second enqueue with the same key is a no-op and
+    returns the first job's id. Lower ``priority`` runs first. Args must be JSON-serialisable
+    ids and values; jobs reload fresh state from them.
+    """
+    spec = registry.get(name)
+    if spec is None:
+        raise LookupError(f"no job named {name!r} is registered")
+    at = run_at or now()
+    if delay is not None:
+        at = at + delay
+    job_id = new_id("job")
+    values = {
+        "id": job_id,
+        "name": name,
+        "args": args,
+        "state": "queued",
+        "priority": priority if priority is not None else spec.priority,
+        "run_at": at,
+        "attempts": 0,
+        "max_attempts": max_attempts or spec.max_attempts or DEFAULT_MAX_ATTEMPTS,
+        "dedupe_key": key,
+        "request_id": current_request_id(),
+        "created_at": now(),
+        "updated_at": now(),
+    }
+    is_sqlite = session.get_bind().dialect.name == "sqlite"
+    if key is None:
+        # a Core insert: no unit-of-work flush, and the statement is compiled once per process
+        await session.execute(insert(Job), values)
+    else:
+        dialect = sqlite if is_sqlite else postgresql
+        stmt = (
+            dialect.insert(Job)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        result = await session.execute(stmt)
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            existing = await session.scalar(select(Job.id).where(Job.dedupe_key == key))
+            return existing or job_id
+    if not session.info.get(notify.ENQUEUED_FLAG):
+        session.info[notify.ENQUEUED_FLAG] = True
+        if not is_sqlite:
+            await session.execute(
+                text("SELECT pg_notify(:channel, '')"), {"channel": notify.CHANNEL}
+            )
+    return job_id

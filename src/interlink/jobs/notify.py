@@ -1,0 +1,47 @@
+"""Waking idle workers the moment a job is committed.
+
+On PostgreSQL, ``enqueue`` issues ``pg_notify`` in the caller's transaction, so the notification is
+delivered when (and only if) it commits and reaches workers in every process. Within one process
+(the embedded SQLite default) a session ``after_commit`` hook sets the local workers' events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+CHANNEL = "interlink_jobs"
+ENQUEUED_FLAG = "interlink.jobs_enqueued"
+
+_local_waiters: set[asyncio.Event] = set()
+
+
+def add_waiter(waiter: asyncio.Event) -> None:
+    _local_waiters.add(waiter)
+
+
+def remove_waiter(waiter: asyncio.Event) -> None:
+    _local_waiters.discard(waiter)
+
+
+def wake_local() -> None:
+    for waiter in _local_waiters:
+        waiter.set()
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(ENQUEUED_FLAG, False):
+        wake_local()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(ENQUEUED_FLAG, None)
+
+
+def _unused(*_: Any) -> None:  # pragma: no cover - keeps the listeners referenced for linters
+    return None

@@ -1,0 +1,221 @@
+"""Every statement the worker runs against the jobs table."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from interlink.kit.clock import now
+from interlink.models import Job
+
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: str
+    name: str
+    args: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    request_id: str | None
+
+
+def backoff(attempt: int) -> timedelta:
+    """Exponential backoff with jitter: about 2 s, 4 s, 8 s … capped at an hour."""
+    base = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    return timedelta(seconds=base / 2 + random.uniform(0, base / 2))
+
+
+async def claim(
+    session: AsyncSession, worker_id: str, limit: int, lease: timedelta, *, skip_locked: bool
+) -> list[ClaimedJob]:
+    at = now()
+    ready = (
+        select(Job.id)
+        .where(Job.state == "queued", Job.run_at <= at)
+        .order_by(Job.priority, Job.run_at)
+        .limit(limit)
+    )
+    if skip_locked:
+        ready = ready.with_for_update(skip_locked=True)
+    stmt = (
+        update(Job)
+        .where(Job.id.in_(ready.scalar_subquery()))
+        .values(
+            state="running",
+            locked_by=worker_id,
+            lease_expires_at=at + lease,
+            attempts=Job.attempts + 1,
+            updated_at=at,
+        )
+        .returning(Job.id, Job.name, Job.args, Job.attempts, Job.max_attempts, Job.request_id)
+        .execution_options(synchronize_session=False)
+    )
+    rows = (await session.execute(stmt)).all()
+    return [ClaimedJob(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def _owned(job_id: str, worker_id: str, attempt: int) -> Any:
+    # the attempt number is the claim token: after a lease expires and another worker reclaims
+    # the job, the first worker's late completion matches no row
+    return and_(
+        Job.id == job_id,
+        Job.state == "running",
+        Job.locked_by == worker_id,
+        Job.attempts == attempt,
+    )
+
+
+async def mark_done(session: AsyncSession, job: ClaimedJob, worker_id: str) -> bool:
+    at = now()
+    result = await session.execute(
+        update(Job)
+        .where(_owned(job.id, worker_id, job.attempt))
+        .values(state="done", finished_at=at, updated_at=at, locked_by=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def mark_failed(session: AsyncSession, job: ClaimedJob, worker_id: str, error: str) -> str:
+    """Requeue with backoff, or dead after the last attempt; returns the new state."""
+    at = now()
+    dead = job.attempt >= job.max_attempts
+    values: dict[str, Any] = {
+        "state": "dead" if dead else "queued",
+        "last_error": error[:8000],
+        "locked_by": None,
+        "lease_expires_at": None,
+        "updated_at": at,
+    }
+    if dead:
+        values["finished_at"] = at
+    else:
+        values["run_at"] = at + backoff(job.attempt)
+    result = await session.execute(
+        update(Job)
+        .where(_owned(job.id, worker_id, job.attempt))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return "lost_lease"
+    return "dead" if dead else "failed"
+
+
+async def reschedule(
+    session: AsyncSession, job: ClaimedJob, worker_id: str, run_at: datetime, *, refund: bool
+) -> bool:
+    """Put a claimed job back in the queue; ``refund`` gives back the attempt it used."""
+    result = await session.execute(
+        update(Job)
+        .where(_owned(job.id, worker_id, job.attempt))
+        .values(
+            state="queued",
+            run_at=run_at,
+            locked_by=None,
+            lease_expires_at=None,
+            attempts=Job.attempts - 1 if refund else Job.attempts,
+            updated_at=now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def extend_leases(
+    session: AsyncSession, worker_id: str, job_ids: Sequence[str], lease: timedelta
+) -> None:
+    if not job_ids:
+        return
+    await session.execute(
+        update(Job)
+        .where(Job.id.in_(list(job_ids)), Job.state == "running", Job.locked_by == worker_id)
+        .values(lease_expires_at=now() + lease)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def reap_expired_leases(session: AsyncSession) -> int:
+    """Jobs whose worker vanished: back to the queue, or dead if that was their last attempt."""
+    at = now()
+    expired = and_(Job.state == "running", Job.lease_expires_at < at)
+    dead = await session.execute(
+        update(Job)
+        .where(expired, Job.attempts >= Job.max_attempts)
+        .values(
+            state="dead",
+            finished_at=at,
+            updated_at=at,
+            locked_by=None,
+            lease_expires_at=None,
+            last_error="lease expired: the worker running the last attempt stopped",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    requeued = await session.execute(
+        update(Job)
+        .where(expired)
+        .values(state="queued", run_at=at, locked_by=None, lease_expires_at=None, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(dead.rowcount + requeued.rowcount)  # type: ignore[attr-defined]
+
+
+async def prune_finished(session: AsyncSession, older_than: datetime) -> int:
+    result = await session.execute(
+        delete(Job)
+        .where(Job.state.in_(("done", "dead")), Job.finished_at < older_than)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def stats(session: AsyncSession) -> tuple[list[tuple[str, str, int]], int, float | None]:
+    """(name, state, count) rows, the number of due queued jobs, and the oldest due one's age."""
+    at = now()
+    rows = (
+        await session.execute(
+            select(Job.name, Job.state, func.count()).group_by(Job.name, Job.state)
+        )
+    ).all()
+    due = (
+        await session.execute(
+            select(func.count(), func.min(Job.run_at)).where(
+                Job.state == "queued", Job.run_at <= at
+            )
+        )
+    ).one()
+    oldest = due[1]
+    age = None
+    if oldest is not None:
+        if isinstance(oldest, str):
+            oldest = datetime.fromisoformat(oldest)
+        if oldest.tzinfo is None:
+            from datetime import UTC
+
+            oldest = oldest.replace(tzinfo=UTC)
+        age = max(0.0, (at - oldest).total_seconds())
+    return [(r[0], r[1], int(r[2])) for r in rows], int(due[0]), age
+
+
+async def absorb(session: AsyncSession, name: str, at: datetime) -> int:
+    """Mark the queued, due jobs named ``name`` done without running them: for wake-up jobs
+    (no arguments, interchangeable) whose work a run already in progress is about to do. Call it
+    before reading the work, in the same transaction, so that whatever a wake-up announced is
+    visible to that read."""
+    result = await session.execute(
+        update(Job)
+        .where(Job.name == name, Job.state == "queued", Job.run_at <= at)
+        .values(state="done", finished_at=at, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

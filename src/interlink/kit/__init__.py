@@ -1,0 +1,1 @@
+"""Building blocks with no domain knowledge; nothing here imports a domain package."""

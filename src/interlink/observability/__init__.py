@@ -1,0 +1,1 @@
+"""Request ids, structured logs, health checks and Prometheus metrics."""

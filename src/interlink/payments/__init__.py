@@ -1,0 +1,1 @@
+"""Payments: checkout snapshots, payment intents and their ledger, provider-agnostic."""

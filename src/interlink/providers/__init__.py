@@ -1,0 +1,1 @@
+"""Adapters to the outside world. Nothing here imports a domain, the database or FastAPI."""

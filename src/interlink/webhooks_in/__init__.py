@@ -1,0 +1,1 @@
+"""Inbound provider webhooks: verified, de-duplicated, stored, processed asynchronously."""

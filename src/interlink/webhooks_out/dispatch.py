@@ -1,0 +1,565 @@
+"""The delivery dispatcher: due delivery rows are claimed in batches, sent concurrently on the
+shared aiohttp session, and their outcomes recorded in group commits.
+
+The delivery row is its own queue entry (``status = 'pending'`` and ``next_attempt_at`` due). A
+claim, in one short transaction, takes up to ``BATCH`` due rows (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, the database write lock on SQLite) and moves their ``next_attempt_at`` to the end of a
+lease (the endpoint's timeout plus ``jobs_lease_seconds``): if this process dies, the rows become
+due again when the lease ends and another dispatcher sends them again, with the same
+``webhook-id``. No transaction is open while requests are in flight. Each outcome goes to a
+recorder that writes whatever outcomes are ready in one transaction (attempt rows in one
+multi-row insert, successes in one executemany update; failures through ``delivery.record``, which
+applies the retry schedule, ``Retry-After``, 410 and the disable rule), so a slow endpoint never
+holds back the recording of fast ones. A recorded outcome is a compare-and-set on
+``(status, attempts)`` as claimed: a late duplicate changes nothing but its attempt row.
+
+The jobs table only wakes and drives dispatchers: ``webhooks.dispatch`` jobs are queued by the
+fan-out, by failed attempts (at their retry time) and by a minute schedule; a run drains every due
+row and stays while anything is due or in flight. Wake-ups queued meanwhile are absorbed by its
+claims, or, when the worker runs one, just poke the run in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import orjson
+import structlog
+from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from interlink.config import Settings
+from interlink.db.engine import Database
+from interlink.jobs import queue
+from interlink.kit import signing
+from interlink.kit.clock import now, rfc3339
+from interlink.kit.crypto import Keyring
+from interlink.kit.ids import new_id
+from interlink.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from interlink.observability import metrics
+from interlink.webhooks_out.client import AttemptResult, shared_client
+from interlink.webhooks_out.delivery import Gates, record
+from interlink.webhooks_out.secrets import signing_secrets
+from interlink.webhooks_out.wakeup import DISPATCH_JOB, wake_at_most_once
+
+log = structlog.get_logger(__name__)
+
+BATCH = 64
+RECORD_BATCH = 256
+RECORD_RETRIES = 5
+# when due rows exist that this run could not take (locked by another dispatcher, or deferred by
+# a rate limit), the next run is queued this far ahead instead of spinning
+RECHECK = timedelta(seconds=1)
+SECRET_CACHE = 4096
+ABSORB_EVERY = 0.05
+
+_deliveries = cast(Table, WebhookDelivery.__table__)
+_attempts = cast(Table, WebhookAttempt.__table__)
+
+
+@dataclass(slots=True)
+class Target:
+    """What a send needs from the endpoint, read in the claim transaction."""
+
+    id: str
+    url: str
+    headers: dict[str, str]
+    timeout: float
+    secrets: list[str]
+
+
+@dataclass(slots=True)
+class Claimed:
+    id: str
+    tenant_id: str
+    endpoint_id: str
+    event_id: str
+    attempts: int
+
+
+@dataclass(slots=True)
+class Outcome:
+    row: Claimed
+    result: AttemptResult
+    attempted_at: datetime
+
+
+class SecretCache:
+    """Opened signing secrets by sealed value: the keyring's AES-GCM open runs once per secret
+    version, not once per attempt. Only process memory; nothing is written anywhere."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self._cache: dict[tuple[str, str, str | None, datetime | None, bool], list[str]] = {}
+
+    def secrets_of(self, endpoint: WebhookEndpoint, at: datetime) -> list[str]:
+        window_open = (
+            endpoint.previous_secret_expires_at is not None
+            and at < endpoint.previous_secret_expires_at
+        )
+        key = (
+            endpoint.id,
+            endpoint.secret_sealed,
+            endpoint.previous_secret_sealed,
+            endpoint.previous_secret_expires_at,
+            window_open,
+        )
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= SECRET_CACHE:
+                self._cache.clear()
+            found = self._cache[key] = signing_secrets(self.keyring, endpoint, at)
+        return found
+
+
+class Dispatcher:
+    """One per process and event loop; at most one run at a time drives it."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        gates: Gates,
+        keyring: Keyring,
+        limiter: Any,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.gates = gates
+        self.secrets = SecretCache(keyring)
+        self.limiter = limiter
+        self.lease_margin = timedelta(seconds=settings.jobs_lease_seconds)
+        self.disable_after = timedelta(days=settings.webhook_disable_after_days)
+        self.active = False
+        self._poked = asyncio.Event()
+        self._claimable = asyncio.Event()  # a wake-up, or a send finished (capacity is free)
+        self._recordable = asyncio.Event()  # an outcome is ready, or the run ended
+        self._outcomes: list[Outcome] = []
+        self._sending: set[asyncio.Task[None]] = set()
+        self._blocked: dict[str, float] = {}  # endpoint id -> monotonic time its rate window ends
+        # claim again once this many or fewer sends are left (half of those after the last
+        # claim), so a claim takes a batch instead of one row per finished send
+        self._low_water = 0
+        self._absorb_after = 0.0
+
+    def poke(self) -> None:
+        """A wake-up arrived while a run is in progress: claim again."""
+        self._poked.set()
+        self._claimable.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._sending)
+
+    async def run(self, stopping: asyncio.Event | None = None) -> int:
+        """Drain: claim, send and record until nothing is due or in flight (or the worker
+        stops); then queue the run that the earliest pending row will need. The number sent."""
+        self.active = True
+        sent = 0
+        recorder = asyncio.create_task(self._record_loop(), name="webhooks-recorder")
+        try:
+            while True:
+                # cleared before the claim: a send finishing during it is not missed
+                self._poked.clear()
+                self._claimable.clear()
+                if stopping is not None and stopping.is_set():
+                    break
+                free = min(BATCH, self.gates.overall - self.gates.total)
+                # sends in flight when the claim began may have kept their endpoints out of it
+                busy = bool(self._sending)
+                claimed = await self._claim(free) if free > 0 else 0
+                sent += claimed
+                self._low_water = len(self._sending) // 2
+                if claimed and claimed == free:
+                    continue  # more may be due: claim again at once
+                wait = self.settings.jobs_poll_interval
+                if self._blocked:  # rate-limited rows wait for their window, not for a timer
+                    wait = min(wait, max(0.001, min(self._blocked.values()) - time.monotonic()))
+                elif not (claimed or busy or self._sending or self._poked.is_set()):
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._claimable.wait(), timeout=wait)
+            if self._sending:
+                await asyncio.gather(*self._sending, return_exceptions=True)
+        finally:
+            self.active = False
+            self._recordable.set()
+            # the recorder ends once every outcome is written
+            with contextlib.suppress(Exception):
+                await recorder
+        await self._queue_next_run()
+        return sent
+
+    # -- claim -----------------------------------------------------------------------------
+
+    def _excluded(self) -> list[str]:
+        mono = time.monotonic()
+        for endpoint_id, until in list(self._blocked.items()):
+            if until <= mono:
+                del self._blocked[endpoint_id]
+        return [*self.gates.full_endpoints(), *self._blocked]
+
+    async def _claim(self, limit: int) -> int:
+        """Claim up to ``limit`` due rows and start their sends; the number started."""
+        at = now()
+        taken = await self.claim(limit, at)
+        for claimed, target, body in taken:
+            task = asyncio.create_task(self._send(claimed, target, body, at))
+            self._sending.add(task)
+        return len(taken)
+
+    async def claim(self, limit: int, at: datetime) -> list[tuple[Claimed, Target, bytes]]:
+        """One claim transaction: the rows leased to this dispatcher, each with its endpoint's
+        target and its event's body. Their endpoints' gates are entered."""
+        taken: list[tuple[Claimed, Target, bytes]] = []
+        entered: list[str] = []
+        try:
+            async with self.db.session() as session:
+                mono = time.monotonic()
+                if mono >= self._absorb_after:
+                    # at most every ABSORB_EVERY: enough to keep the worker from running a
+                    # wake-up per published event while this run is going
+                    self._absorb_after = mono + ABSORB_EVERY
+                    await queue.absorb(session, DISPATCH_JOB, at)
+                rows = await self._due(session, at, limit)
+                if not rows:
+                    await session.commit()
+                    return []
+                take, lease = await self._decide(session, rows, at, entered)
+                if take:
+                    await session.execute(
+                        update(WebhookDelivery)
+                        .where(WebhookDelivery.id.in_([c.id for c in take]))
+                        .values(next_attempt_at=at + lease)
+                        .execution_options(synchronize_session=False)
+                    )
+                    taken = await self._load(session, take, at, entered)
+                await session.commit()
+        except BaseException:
+            for endpoint_id in entered:
+                self.gates.leave(endpoint_id)
+            raise
+        return taken
+
+    async def _due(self, session: AsyncSession, at: datetime, limit: int) -> list[Any]:
+        d, e = WebhookDelivery, WebhookEndpoint
+        stmt = (
+            select(
+                d.id,
+                d.tenant_id,
+                d.endpoint_id,
+                d.event_id,
+                d.attempts,
+                e.enabled,
+                e.paused_until,
+                e.rate_limit,
+                e.timeout_seconds,
+            )
+            .join(e, e.id == d.endpoint_id)
+            .where(d.status == "pending", d.next_attempt_at <= at)
+        )
+        excluded = self._excluded()
+        if excluded:
+            stmt = stmt.where(d.endpoint_id.not_in(excluded))
+        stmt = stmt.order_by(d.next_attempt_at).limit(limit)
+        if not self.db.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True, of=d)
+        return list((await session.execute(stmt)).all())
+
+    async def _decide(
+        self, session: AsyncSession, rows: list[Any], at: datetime, entered: list[str]
+    ) -> tuple[list[Claimed], timedelta]:
+        """Which rows are sent now. Rows of a disabled endpoint fail, rows of a paused endpoint
+        wait for its pause, rows beyond a rate limit wait a slot, and rows beyond the endpoint's
+        concurrency share are left untouched for a later claim. Returns the rows and the lease."""
+        take: list[Claimed] = []
+        timeout = 0.0
+        handled: set[str] = set()
+        deferred: list[dict[str, Any]] = []
+        denied: dict[str, datetime] = {}
+        for row in rows:
+            (delivery_id, tenant_id, endpoint_id, event_id, attempts) = row[:5]
+            enabled, paused_until, rate_limit, endpoint_timeout = row[5:]
+            if not enabled:
+                if endpoint_id not in handled:
+                    handled.add(endpoint_id)
+                    from interlink.webhooks_out.repository import fail_pending_of
+
+                    await fail_pending_of(session, endpoint_id, "endpoint disabled")
+                continue
+            if paused_until is not None and paused_until > at:
+                if endpoint_id not in handled:
+                    handled.add(endpoint_id)
+                    # every due row of the endpoint waits for the pause, in one statement
+                    await session.execute(
+                        update(WebhookDelivery)
+                        .where(
+                            WebhookDelivery.endpoint_id == endpoint_id,
+                            WebhookDelivery.status == "pending",
+                            WebhookDelivery.next_attempt_at < paused_until,
+                        )
+                        .values(next_attempt_at=paused_until)
+                        .execution_options(synchronize_session=False)
+                    )
+                continue
+            if endpoint_id in handled:
+                continue
+            if endpoint_id in denied:
+                deferred.append({"b_id": delivery_id, "b_at": denied[endpoint_id]})
+                continue
+            if rate_limit is not None:
+                decision = await self.limiter.hit(f"whep:{endpoint_id}", f"{rate_limit}/second")
+                if not decision.allowed:
+                    # beyond the limit: the row waits a slot without using an attempt, and the
+                    # endpoint's other rows are left out of claims until then
+                    wait = timedelta(seconds=1 / rate_limit)
+                    denied[endpoint_id] = at + wait
+                    deferred.append({"b_id": delivery_id, "b_at": at + wait})
+                    self._blocked[endpoint_id] = time.monotonic() + wait.total_seconds()
+                    continue
+            if not self.gates.try_enter(endpoint_id):
+                continue  # its share is in flight: the row stays due for a later claim
+            entered.append(endpoint_id)
+            timeout = max(timeout, float(endpoint_timeout))
+            take.append(Claimed(delivery_id, tenant_id, endpoint_id, event_id, int(attempts)))
+        if deferred:
+            await session.execute(
+                update(_deliveries)
+                .where(_deliveries.c.id == bindparam("b_id"))
+                .values(next_attempt_at=bindparam("b_at")),
+                deferred,
+            )
+        return take, timedelta(seconds=timeout) + self.lease_margin
+
+    async def _load(
+        self, session: AsyncSession, take: list[Claimed], at: datetime, entered: list[str]
+    ) -> list[tuple[Claimed, Target, bytes]]:
+        endpoint_ids = {c.endpoint_id for c in take}
+        event_ids = {c.event_id for c in take}
+        endpoints = {
+            e.id: e
+            for e in (
+                await session.scalars(
+                    select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids))
+                )
+            ).all()
+        }
+        bodies: dict[str, bytes] = {}
+        event_rows = await session.execute(
+            select(Event.id, Event.type, Event.created_at, Event.tenant_id, Event.data).where(
+                Event.id.in_(event_ids)
+            )
+        )
+        for event_id, event_type, created_at, tenant_id, data in event_rows.all():
+            # the body of every endpoint's delivery of this event: serialised once
+            bodies[event_id] = orjson.dumps(
+                {
+                    "id": event_id,
+                    "type": event_type,
+                    "created": rfc3339(created_at),
+                    "tenant": tenant_id,
+                    "data": data,
+                }
+            )
+        targets: dict[str, Target] = {}
+        for endpoint_id, endpoint in endpoints.items():
+            headers = dict(endpoint.headers)
+            headers["Content-Type"] = "application/json"
+            targets[endpoint_id] = Target(
+                endpoint_id,
+                endpoint.url,
+                headers,
+                float(endpoint.timeout_seconds),
+                self.secrets.secrets_of(endpoint, at),
+            )
+        session.expunge_all()
+        out: list[tuple[Claimed, Target, bytes]] = []
+        for claimed in take:
+            target = targets.get(claimed.endpoint_id)
+            body = bodies.get(claimed.event_id)
+            if target is None or body is None:  # deleted meanwhile (cascades take the row too)
+                entered.remove(claimed.endpoint_id)
+                self.gates.leave(claimed.endpoint_id)
+                continue
+            out.append((claimed, target, body))
+        return out
+
+    # -- send ------------------------------------------------------------------------------
+
+    async def _send(self, claimed: Claimed, target: Target, body: bytes, at: datetime) -> None:
+        try:
+            timestamp = int(time.time())  # receivers compare it with their wall clock
+            headers = dict(target.headers)
+            headers.update(signing.headers(target.secrets, claimed.id, timestamp, body))
+            # the process's shared session (created on the first send, not by an idle run)
+            client = shared_client(self.settings.webhook_allowed_networks)
+            result = await client.send(target.url, body, headers, target.timeout)
+        except Exception as exc:  # never lose an outcome: an unexpected error is a failed attempt
+            result = AttemptResult(None, 0, None, "connection_error", str(exc)[:500])
+        finally:
+            self.gates.leave(claimed.endpoint_id)
+            self._sending.discard(asyncio.current_task())
+            if len(self._sending) <= self._low_water:
+                self._claimable.set()
+        self._outcomes.append(Outcome(claimed, result, at))
+        self._recordable.set()
+
+    # -- record ----------------------------------------------------------------------------
+
+    async def _record_loop(self) -> None:
+        while True:
+            if not self._outcomes:
+                if not self.active and not self._sending:
+                    return
+                self._recordable.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._recordable.wait(), timeout=0.5)
+                continue
+            batch = self._outcomes[:RECORD_BATCH]
+            del self._outcomes[: len(batch)]
+            for attempt in range(RECORD_RETRIES):
+                try:
+                    await self._record(batch)
+                    break
+                except Exception as exc:
+                    # the rows stay leased: if this never succeeds they are sent again when the
+                    # lease ends, with the same webhook-id
+                    log.warning("webhook_record_failed", error=str(exc), attempt=attempt + 1)
+                    await asyncio.sleep(0.1 * 2**attempt)
+
+    async def _record(self, batch: list[Outcome]) -> None:
+        at = now()
+        ids = sorted({o.row.id for o in batch})
+        async with self.db.session() as session:
+            stmt = select(
+                WebhookDelivery.id, WebhookDelivery.status, WebhookDelivery.attempts
+            ).where(WebhookDelivery.id.in_(ids))
+            if not self.db.is_sqlite:
+                stmt = stmt.order_by(WebhookDelivery.id).with_for_update()
+            current = {r[0]: (r[1], r[2]) for r in (await session.execute(stmt)).all()}
+            attempt_rows: list[dict[str, Any]] = []
+            succeeded: list[dict[str, Any]] = []
+            failed: list[Outcome] = []
+            cleared: set[str] = set()
+            seen: set[str] = set()
+            for outcome in batch:
+                row, result = outcome.row, outcome.result
+                state = current.get(row.id)
+                if state is None:
+                    continue  # deleted with its endpoint
+                metrics.WEBHOOK_ATTEMPT_LATENCY.observe(result.duration_ms / 1000)
+                if not result.succeeded:
+                    failed.append(outcome)
+                    continue
+                attempt_rows.append(
+                    {
+                        "id": new_id("atm"),
+                        "tenant_id": row.tenant_id,
+                        "delivery_id": row.id,
+                        "endpoint_id": row.endpoint_id,
+                        "attempted_at": outcome.attempted_at,
+                        "succeeded": True,
+                        "status_code": result.status_code,
+                        "duration_ms": result.duration_ms,
+                        "response_body": result.response_body,
+                        "error_class": None,
+                        "error_message": None,
+                        "trigger": "scheduled",
+                    }
+                )
+                if state == ("pending", row.attempts) and row.id not in seen:
+                    seen.add(row.id)
+                    succeeded.append(
+                        {
+                            "b_id": row.id,
+                            "b_attempts": row.attempts + 1,
+                            "b_at": outcome.attempted_at,
+                            "b_code": result.status_code,
+                        }
+                    )
+                    cleared.add(row.endpoint_id)
+                    metrics.WEBHOOK_DELIVERIES.labels("succeeded").inc()
+            if attempt_rows:
+                await session.execute(insert(_attempts), attempt_rows)
+            if succeeded:
+                await session.execute(
+                    update(_deliveries)
+                    .where(_deliveries.c.id == bindparam("b_id"))
+                    .values(
+                        status="succeeded",
+                        attempts=bindparam("b_attempts"),
+                        next_attempt_at=None,
+                        last_attempt_at=bindparam("b_at"),
+                        last_status_code=bindparam("b_code"),
+                        last_error=None,
+                        updated_at=at,
+                    ),
+                    succeeded,
+                )
+            if cleared:
+                # no row lock on a healthy endpoint: only those in a failure run are touched
+                await session.execute(
+                    update(WebhookEndpoint)
+                    .where(
+                        WebhookEndpoint.id.in_(sorted(cleared)),
+                        WebhookEndpoint.failing_since.is_not(None),
+                    )
+                    .values(failing_since=None)
+                    .execution_options(synchronize_session=False)
+                )
+            for outcome in failed:
+                await record(
+                    session,
+                    outcome.row.id,
+                    outcome.result,
+                    attempted_at=outcome.attempted_at,
+                    trigger="scheduled",
+                    expected_attempts=outcome.row.attempts,
+                    disable_after=self.disable_after,
+                )
+            await session.commit()
+
+    # -- next run --------------------------------------------------------------------------
+
+    async def _queue_next_run(self) -> None:
+        """The durable timer: a run at the earliest pending row's time (a retry, a deferral,
+        or the end of another dispatcher's lease)."""
+        try:
+            async with self.db.session() as session:
+                earliest = await session.scalar(
+                    select(func.min(WebhookDelivery.next_attempt_at)).where(
+                        WebhookDelivery.status == "pending"
+                    )
+                )
+                if earliest is None:
+                    await session.commit()
+                    return
+                if isinstance(earliest, str):  # an aggregate loses the column type on SQLite
+                    earliest = datetime.fromisoformat(earliest)
+                at = now()
+                if earliest.tzinfo is None:
+                    from datetime import UTC
+
+                    earliest = earliest.replace(tzinfo=UTC)
+                await wake_at_most_once(session, max(earliest, at + RECHECK))
+                await session.commit()
+        except Exception as exc:  # the minute schedule still finds every due row
+            log.warning("webhook_dispatch_timer_failed", error=str(exc))
+
+
+_dispatchers: dict[tuple[int, int, int], Dispatcher] = {}
+
+
+def dispatcher_for(
+    db: Database, settings: Settings, gates: Gates, keyring: Keyring, limiter: Any
+) -> Dispatcher:
+    key = (id(asyncio.get_running_loop()), id(db), id(settings))
+    found = _dispatchers.get(key)
+    if found is None or found.gates is not gates:
+        found = _dispatchers[key] = Dispatcher(db, settings, gates, keyring, limiter)
+    return found

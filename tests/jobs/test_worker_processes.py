@@ -1,0 +1,147 @@
+"""Workers as real processes: sharing the queue, and surviving kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from interlink.config import Settings
+from interlink.db.engine import Database
+from interlink.jobs import enqueue
+from interlink.models import Job, WorkerHeartbeat
+from tests.jobs.test_queue import wait_until
+
+
+@contextmanager
+def worker_process(
+    settings: Settings, env: dict[str, str], *, lease: float = 30, concurrency: int = 16
+) -> Iterator[subprocess.Popen[bytes]]:
+    process_env = {
+        **env,
+        "INTERLINK_DATABASE_URL": settings.database_url,
+        "INTERLINK_JOB_MODULES": "tests.fixtures.probe_jobs",
+        "INTERLINK_JOBS_LEASE_SECONDS": str(lease),
+        "INTERLINK_JOBS_POLL_INTERVAL": "0.2",
+        "INTERLINK_LOG_LEVEL": "warning",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "interlink", "worker", "--concurrency", str(concurrency)],
+        env=process_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+async def count_in_state(db: Database, state: str) -> int:
+    async with db.read_session() as session:
+        return int(await session.scalar(select(func.count()).where(Job.state == state)) or 0)
+
+
+# several workers sharing one queue is the PostgreSQL deployment
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_two_worker_processes_finish_2000_jobs_and_run_none_twice(
+    backend: str, db: Database, settings: Settings, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "runs.txt"
+    with (
+        worker_process(settings, subprocess_env) as first,
+        worker_process(settings, subprocess_env) as second,
+    ):
+        # both are up and claiming before the work arrives, so both get a share of it
+        await wait_until(lambda: _workers_alive(db, 2), timeout=120)
+        async with db.session() as session:
+            for i in range(2000):
+                await enqueue(session, "probe.append", path=str(out), value=f"job-{i}")
+            await session.commit()
+        await wait_until(lambda: _all_done(db, 2000), timeout=240)
+        pids = {str(first.pid), str(second.pid)}
+
+    lines = out.read_text().splitlines()
+    runs = Counter(line.split()[0] for line in lines)
+    assert len(runs) == 2000
+    assert max(runs.values()) == 1
+    assert {line.split()[1] for line in lines} == pids  # both processes took work
+
+
+async def _all_done(db: Database, expected: int) -> bool:
+    return await count_in_state(db, "done") == expected
+
+
+async def test_jobs_of_a_killed_worker_are_finished_by_another_after_the_lease(
+    db: Database, settings: Settings, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "runs.txt"
+    hold = tmp_path / "hold"
+    hold.touch()
+    async with db.session() as session:
+        for i in range(5):
+            await enqueue(
+                session, "probe.append", path=str(out), value=f"job-{i}", hold_while=str(hold)
+            )
+        await session.commit()
+
+    with worker_process(settings, subprocess_env, lease=2) as doomed:
+        await wait_until(lambda: _running(db, 5), timeout=60)
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait()
+    hold.unlink()
+    with worker_process(settings, subprocess_env, lease=2) as survivor:
+        await wait_until(lambda: _all_done(db, 5), timeout=60)
+
+    lines = out.read_text().splitlines()
+    assert sorted(line.split()[0] for line in lines) == [f"job-{i}" for i in range(5)]
+    assert {line.split()[1] for line in lines} == {str(survivor.pid)}
+
+
+async def _workers_alive(db: Database, expected: int) -> bool:
+    async with db.read_session() as session:
+        alive = await session.scalar(select(func.count()).select_from(WorkerHeartbeat))
+        return int(alive or 0) >= expected
+
+
+async def _worker_alive(db: Database) -> bool:
+    return await _workers_alive(db, 1)
+
+
+async def _running(db: Database, expected: int) -> bool:
+    return await count_in_state(db, "running") == expected
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_job_committed_while_workers_idle_starts_without_waiting_for_a_poll(
+    backend: str, db: Database, settings: Settings, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    """With a 120 s poll interval, only LISTEN/NOTIFY can start the job within the wait."""
+    out = tmp_path / "runs.txt"
+    env = {**subprocess_env, "INTERLINK_JOBS_POLL_INTERVAL": "120"}
+    with worker_process(settings, env) as _:
+        await wait_until(lambda: _worker_alive(db), timeout=60)
+        await asyncio.sleep(1)  # past its first claim, into the idle wait
+        async with db.session() as session:
+            await enqueue(session, "probe.append", path=str(out), value="woken")
+            await session.commit()
+        await wait_until(lambda: _all_done(db, 1), timeout=60)
+
+    assert out.read_text().split()[0] == "woken"

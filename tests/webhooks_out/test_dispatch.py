@@ -1,0 +1,155 @@
+"""The dispatcher: leased rows of a dead dispatcher come back, slow endpoints do not hold back the
+recording of fast ones, and wake-ups are absorbed by a run in progress."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import func, select
+
+from interlink.config import Settings
+from interlink.db.engine import Database
+from interlink.jobs import queue
+from interlink.jobs.worker import Worker
+from interlink.kit.clock import now
+from interlink.models import Job, WebhookAttempt, WebhookDelivery
+from interlink.webhooks_out.dispatch import Dispatcher, dispatcher_for
+from interlink.webhooks_out.secrets import keyring_for
+from interlink.webhooks_out.tasks import _gates_for, _limiter_for
+from interlink.webhooks_out.wakeup import DISPATCH_JOB
+from tests.webhooks_out.conftest import FakeClock, Receiver, run_due_jobs
+from tests.webhooks_out.helpers import create_endpoint, only_delivery, publish, tenant
+
+
+def make_dispatcher(db: Database, settings: Settings) -> Dispatcher:
+    return dispatcher_for(
+        db,
+        settings,
+        _gates_for(settings),
+        keyring_for(settings),
+        _limiter_for(settings),
+    )
+
+
+async def test_rows_claimed_by_a_dispatcher_that_died_are_sent_again_with_the_same_webhook_id(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    fake_clock: FakeClock,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    endpoint = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    await publish(wh_client, key)
+
+    # a worker takes the wake-up, its run claims the delivery, and the process dies before
+    # sending (nothing below finishes the job or the send)
+    doomed = Worker(db, wh_settings)
+    assert DISPATCH_JOB in {j.name for j in await doomed._claim(64)}
+    dispatcher = make_dispatcher(db, wh_settings)
+    claimed_at = now()
+    [(claimed, _target, _body)] = await dispatcher.claim(64, claimed_at)
+    dispatcher.gates.leave(claimed.endpoint_id)
+
+    assert await run_due_jobs(db, wh_settings) == 0  # the row is leased, the job still running
+    assert await receiver.log(f"/ok/{unique}") == []
+
+    # the job's lease ends: it is reclaimed and its run queues a timer at the row's lease end
+    fake_clock.advance(timedelta(seconds=wh_settings.jobs_lease_seconds + 1))
+    async with db.session() as session:
+        assert await queue.reap_expired_leases(session) >= 1
+        await session.commit()
+    await run_due_jobs(db, wh_settings)
+    assert await receiver.log(f"/ok/{unique}") == []
+    leased = await only_delivery(wh_client, key, endpoint["id"])
+    lease_ends = datetime.fromisoformat(leased["next_attempt_at"].replace("Z", "+00:00"))
+    # the lease covers the endpoint's timeout
+    assert lease_ends - claimed_at >= timedelta(seconds=endpoint["timeout_seconds"])
+    fake_clock.set(lease_ends)
+    await run_due_jobs(db, wh_settings)
+
+    delivery = await only_delivery(wh_client, key, endpoint["id"])
+    assert delivery["id"] == claimed.id
+    assert delivery["status"] == "succeeded"
+    assert len(delivery["attempt_history"]) == 1
+    [request] = await receiver.log(f"/ok/{unique}")
+    assert request["headers"]["webhook-id"] == claimed.id
+
+
+async def test_a_slow_endpoint_does_not_hold_back_recording_the_fast_ones(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    slow = await create_endpoint(wh_client, key, receiver.url(f"/slow/{unique}"))
+    fast = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    for _ in range(3):
+        await publish(wh_client, key)
+    dispatcher = make_dispatcher(db, wh_settings)
+    started = time.monotonic()
+    run = asyncio.create_task(dispatcher.run())
+    try:
+        deadline = started + 10
+        while True:
+            async with db.read_session() as session:
+                fast_done = await session.scalar(
+                    select(func.count())
+                    .select_from(WebhookAttempt)
+                    .where(WebhookAttempt.endpoint_id == fast["id"], WebhookAttempt.succeeded)
+                )
+                slow_done = await session.scalar(
+                    select(func.count())
+                    .select_from(WebhookAttempt)
+                    .where(WebhookAttempt.endpoint_id == slow["id"])
+                )
+            if fast_done == 3:
+                break
+            assert time.monotonic() < deadline, "the fast deliveries were not recorded"
+            await asyncio.sleep(0.02)
+        # recorded while every slow request (2 s each) was still in flight
+        assert slow_done == 0
+        assert time.monotonic() - started < 1.5
+    finally:
+        await run
+    async with db.read_session() as session:
+        statuses = (
+            await session.scalars(
+                select(WebhookDelivery.status).where(WebhookDelivery.tenant_id == key.tenant_id)
+            )
+        ).all()
+    assert statuses == ["succeeded"] * 6
+
+
+async def test_wake_ups_queued_during_a_run_are_absorbed_by_its_claims(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    for _ in range(5):
+        await publish(wh_client, key)
+    async with db.read_session() as session:
+        queued = await session.scalar(
+            select(func.count()).where(Job.name == DISPATCH_JOB, Job.state == "queued")
+        )
+    assert queued == 5  # one per publish, committed with its deliveries
+
+    sent = await make_dispatcher(db, wh_settings).run()
+
+    assert sent == 5
+    async with db.read_session() as session:
+        left = await session.scalar(
+            select(func.count()).where(Job.name == DISPATCH_JOB, Job.state == "queued")
+        )
+    assert left == 0
+    assert len(await receiver.log(f"/ok/{unique}")) == 5

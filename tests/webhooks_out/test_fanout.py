@@ -1,0 +1,145 @@
+"""Fan-out: which endpoints an event reaches, exactly once each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+
+from interlink.config import Settings
+from interlink.db.engine import Database
+from interlink.events import publish as publish_internal
+from tests.webhooks_out.conftest import FakeClock, Receiver, run_due_jobs
+from tests.webhooks_out.helpers import create_endpoint, deliveries, publish, tenant
+
+
+async def test_event_reaches_exact_wildcard_and_channel_subscribers_only(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    fake_clock: FakeClock,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    everything = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}/all"))
+    exact = await create_endpoint(
+        wh_client, key, receiver.url(f"/ok/{unique}/exact"), event_types=["order.created"]
+    )
+    wildcard = await create_endpoint(
+        wh_client, key, receiver.url(f"/ok/{unique}/wild"), event_types=["order.*"]
+    )
+    other_type = await create_endpoint(
+        wh_client, key, receiver.url(f"/ok/{unique}/pay"), event_types=["payment.*"]
+    )
+    channel = await create_endpoint(
+        wh_client, key, receiver.url(f"/ok/{unique}/eu"), channels=["eu"]
+    )
+    disabled = await create_endpoint(
+        wh_client, key, receiver.url(f"/ok/{unique}/off"), enabled=False
+    )
+    other_tenant = await tenant(db)
+    foreign = await create_endpoint(wh_client, other_tenant, receiver.url(f"/ok/{unique}/x"))
+
+    await publish(wh_client, key, "order.created")
+    await publish(wh_client, key, "order.updated", channels=["eu"])
+    await run_due_jobs(db, wh_settings)
+
+    async def types(endpoint: dict[str, object], owner: object = key) -> list[str]:
+        found = await deliveries(wh_client, owner, str(endpoint["id"]))  # type: ignore[arg-type]
+        return sorted(d["event_type"] for d in found)
+
+    assert await types(everything) == ["order.created", "order.updated"]
+    assert await types(exact) == ["order.created"]
+    assert await types(wildcard) == ["order.created", "order.updated"]
+    assert await types(other_type) == []
+    assert await types(channel) == ["order.updated"]
+    assert await types(disabled) == []
+    assert await types(foreign, other_tenant) == []
+    assert len(await receiver.log(f"/ok/{unique}/")) == 6
+
+    wid = str(everything["id"])
+    by_type = await deliveries(wh_client, key, wid, event_type="order.updated")
+    assert [d["event_type"] for d in by_type] == ["order.updated"]
+    assert len(await deliveries(wh_client, key, wid, status="succeeded")) == 2
+    assert await deliveries(wh_client, key, wid, status="failed") == []
+    later = (fake_clock() + timedelta(seconds=1)).isoformat()
+    assert await deliveries(wh_client, key, wid, since=later) == []
+    naive = await wh_client.get(
+        f"/v1/webhooks/{wid}/deliveries",
+        params={"since": "2026-01-01T00:00:00"},
+        headers=key.headers,
+    )
+    assert naive.status_code == 422
+    bad_status = await wh_client.get(
+        f"/v1/webhooks/{wid}/deliveries", params={"status": "lost"}, headers=key.headers
+    )
+    assert bad_status.status_code == 422
+    assert bad_status.json()["error"]["param"] == "status"
+
+
+async def test_domain_publish_inside_a_transaction_fans_out_once_even_if_rerun(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    fake_clock: FakeClock,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    endpoint = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    async with db.session() as session:
+        event = await publish_internal(
+            session, key.tenant_id, "gallery.delivered", {"object": {"id": "gal_1"}}
+        )
+        await session.commit()
+    from interlink.models import Event
+    from interlink.webhooks_out.fanout import fan_out
+
+    await run_due_jobs(db, wh_settings)
+    async with db.session() as session:
+        row = await session.get(Event, event.id)
+        assert row is not None
+        assert await fan_out(session, row) == 0  # a second run creates nothing
+        await session.commit()
+    await run_due_jobs(db, wh_settings)
+    assert len(await deliveries(wh_client, key, endpoint["id"])) == 1
+    assert len(await receiver.log(f"/ok/{unique}")) == 1
+
+
+async def test_rolled_back_publish_leaves_no_event_and_no_delivery(
+    db: Database, wh_client: httpx.AsyncClient, wh_settings: Settings, unique: str
+) -> None:
+    key = await tenant(db)
+    endpoint = await create_endpoint(wh_client, key, f"https://hooks.example.com/{unique}")
+    async with db.session() as session:
+        await publish_internal(session, key.tenant_id, "order.created", {"object": {}})
+        await session.rollback()
+    await run_due_jobs(db, wh_settings)
+    assert (await wh_client.get("/v1/events", headers=key.headers)).json()["data"] == []
+    assert await deliveries(wh_client, key, endpoint["id"]) == []
+
+
+async def test_concurrent_publishes_of_one_external_id_make_one_event(db: Database) -> None:
+    import asyncio
+
+    key = await tenant(db)
+    first = db.session()
+    second = db.session()
+    try:
+        one = await publish_internal(
+            first, key.tenant_id, "order.created", {"object": {}}, external_id="ord-1"
+        )
+        racing = asyncio.create_task(
+            publish_internal(
+                second, key.tenant_id, "order.created", {"object": {}}, external_id="ord-1"
+            )
+        )
+        await asyncio.sleep(0.2)  # let the second publish reach the unique index and wait
+        await first.commit()
+        two = await racing
+        await second.commit()
+    finally:
+        await first.close()
+        await second.close()
+    assert two.id == one.id
