@@ -7,8 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,8 +25,15 @@ from tests.jobs.test_queue import wait_until
 
 @contextmanager
 def worker_process(
-    settings: Settings, env: dict[str, str], *, lease: float = 30, concurrency: int = 16
+    settings: Settings,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    lease: float = 30,
+    concurrency: int = 16,
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker process whose stderr goes to a file under ``log_dir`` (a pipe nobody reads would
+    block the worker once full), so a failing test can show what the worker said."""
     process_env = {
         **env,
         "INTERLINK_DATABASE_URL": settings.database_url,
@@ -34,12 +42,16 @@ def worker_process(
         "INTERLINK_JOBS_POLL_INTERVAL": "0.2",
         "INTERLINK_LOG_LEVEL": "warning",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "interlink", "worker", "--concurrency", str(concurrency)],
-        env=process_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        dir=log_dir, prefix="worker-", suffix=".log", delete=False
+    ) as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "interlink", "worker", "--concurrency", str(concurrency)],
+            env=process_env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         yield process
     finally:
@@ -50,8 +62,23 @@ def worker_process(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
+
+
+async def wait_or_explain(
+    db: Database, predicate: Callable[[], Awaitable[bool]], log_dir: Path, timeout: float
+) -> None:
+    """wait_until, but a timeout reports the jobs' states and what the workers logged."""
+    try:
+        await wait_until(predicate, timeout=timeout)
+    except AssertionError:
+        async with db.read_session() as session:
+            rows = (
+                await session.execute(
+                    select(Job.state, Job.attempts, Job.locked_by, Job.last_error)
+                )
+            ).all()
+        logs = {p.name: p.read_text()[-3000:] for p in sorted(log_dir.glob("worker-*.log"))}
+        raise AssertionError(f"condition not reached in time; jobs={rows}; logs={logs}") from None
 
 
 async def count_in_state(db: Database, state: str) -> int:
@@ -66,16 +93,16 @@ async def test_two_worker_processes_finish_2000_jobs_and_run_none_twice(
 ) -> None:
     out = tmp_path / "runs.txt"
     with (
-        worker_process(settings, subprocess_env) as first,
-        worker_process(settings, subprocess_env) as second,
+        worker_process(settings, subprocess_env, tmp_path) as first,
+        worker_process(settings, subprocess_env, tmp_path) as second,
     ):
         # both are up and claiming before the work arrives, so both get a share of it
-        await wait_until(lambda: _workers_alive(db, 2), timeout=120)
+        await wait_or_explain(db, lambda: _workers_alive(db, 2), tmp_path, timeout=120)
         async with db.session() as session:
             for i in range(2000):
                 await enqueue(session, "probe.append", path=str(out), value=f"job-{i}")
             await session.commit()
-        await wait_until(lambda: _all_done(db, 2000), timeout=240)
+        await wait_or_explain(db, lambda: _all_done(db, 2000), tmp_path, timeout=240)
         pids = {str(first.pid), str(second.pid)}
 
     lines = out.read_text().splitlines()
@@ -102,13 +129,13 @@ async def test_jobs_of_a_killed_worker_are_finished_by_another_after_the_lease(
             )
         await session.commit()
 
-    with worker_process(settings, subprocess_env, lease=2) as doomed:
-        await wait_until(lambda: _running(db, 5), timeout=60)
+    with worker_process(settings, subprocess_env, tmp_path, lease=3) as doomed:
+        await wait_or_explain(db, lambda: _running(db, 5), tmp_path, timeout=60)
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait()
     hold.unlink()
-    with worker_process(settings, subprocess_env, lease=2) as survivor:
-        await wait_until(lambda: _all_done(db, 5), timeout=60)
+    with worker_process(settings, subprocess_env, tmp_path, lease=3) as survivor:
+        await wait_or_explain(db, lambda: _all_done(db, 5), tmp_path, timeout=90)
 
     lines = out.read_text().splitlines()
     assert sorted(line.split()[0] for line in lines) == [f"job-{i}" for i in range(5)]
@@ -136,7 +163,7 @@ async def test_a_job_committed_while_workers_idle_starts_without_waiting_for_a_p
     """With a 120 s poll interval, only LISTEN/NOTIFY can start the job within the wait."""
     out = tmp_path / "runs.txt"
     env = {**subprocess_env, "INTERLINK_JOBS_POLL_INTERVAL": "120"}
-    with worker_process(settings, env) as _:
+    with worker_process(settings, env, tmp_path) as _:
         await wait_until(lambda: _worker_alive(db), timeout=60)
         await asyncio.sleep(1)  # past its first claim, into the idle wait
         async with db.session() as session:
