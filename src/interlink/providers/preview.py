@@ -22,6 +22,7 @@ from interlink.providers.sandbox import (
     PROCESS_PAYMENT,
     QUOTE_SHIPPING,
     REFUND_PAYMENT,
+    SYNC_PRODUCTS,
 )
 
 API_BASE = {
@@ -120,6 +121,25 @@ class EasyPostPreview(PreviewGateway):
         return _judge(response, self.provider)
 
 
+class LexofficePreview(PreviewGateway):
+    provider = "Lexoffice"
+
+    async def test(self, ctx: GatewayContext) -> TestResult:
+        base = ctx.settings.get("api_base", "https://api.lexware.io")
+        response = await ctx.client.request(
+            "GET",
+            f"{base.rstrip('/')}/v1/profile",
+            operation="test",
+            headers={"Authorization": f"Bearer {ctx.credentials['api_key']}"},
+        )
+        return _judge(response, self.provider)
+
+
+class ZidPreview(PreviewGateway):
+    # the OAuth connect flow that obtains Zid's tokens is not built yet: tokens are entered by hand
+    provider = "Zid"
+
+
 class GenericRestPreview(PreviewGateway):
     provider = "The REST provider"
 
@@ -160,6 +180,20 @@ def _object(required: list[str], **props: Any) -> dict[str, Any]:
         "additionalProperties": False,
     }
 
+
+# settings.inbound of a connection whose webhooks are checked with a public key (Lexoffice)
+INBOUND_PUBLIC_KEY = {
+    "type": "object",
+    "properties": {
+        "public_key": {
+            "type": "string",
+            "pattern": "^-----BEGIN PUBLIC KEY-----",
+            "maxLength": 10000,
+            "description": "PEM public key that signs the provider's webhooks.",
+        }
+    },
+    "additionalProperties": False,
+}
 
 PREVIEW_CONNECTIONS = (
     ConnectionSpec(
@@ -240,5 +274,41 @@ PREVIEW_CONNECTIONS = (
         gateway=EasyPostPreview,
         executes=False,
         rate_limit="5/second",
+    ),
+    ConnectionSpec(
+        code="lexoffice",
+        display_name="Lexoffice (Lexware Office)",
+        description="Bookkeeping: contacts, invoices, payments; webhooks signed with RSA-SHA512.",
+        kind="bookkeeping",
+        status="beta",
+        auth_type="api_key",
+        credentials_schema=_object(["api_key"], api_key=_secret()),
+        settings_schema=_settings(inbound=INBOUND_PUBLIC_KEY),
+        capabilities=(),
+        gateway=LexofficePreview,
+        executes=False,
+        rate_limit="2/second",
+    ),
+    ConnectionSpec(
+        code="zid",
+        display_name="Zid",
+        description="Zid commerce: orders, products, customers; webhooks with Basic credentials.",
+        kind="commerce",
+        status="beta",
+        auth_type="oauth2",
+        credentials_schema=_object(
+            [],
+            authorization=_secret(description="The token response's Authorization value."),
+            access_token=_secret(description="The token response's access_token (manager token)."),
+            refresh_token=_secret(),
+            webhook_username=_secret(),
+            webhook_password=_secret(),
+        ),
+        settings_schema=_settings(),
+        capabilities=(SYNC_PRODUCTS,),
+        gateway=ZidPreview,
+        executes=False,
+        rate_limit="60/minute",
+        hint_fields=("webhook_username",),
     ),
 )
