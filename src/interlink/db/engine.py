@@ -3,6 +3,7 @@ PostgreSQL through asyncpg."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, PoolProxiedConnection
 
 from interlink.config import Settings
 
@@ -48,6 +49,51 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, read_only: bool) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+class NestedWriteSession(RuntimeError):
+    """A task asked for SQLite's one writing connection while it already holds it."""
+
+
+class SQLiteWriterPool(AsyncAdaptedQueuePool):
+    """The one writing connection of a SQLite database, which remembers the task holding it.
+
+    A task that opens a second writing session while its first is still open would wait for
+    itself until the pool timeout; this pool refuses at once, naming the mistake, instead of
+    stalling every writer of the process for half a minute."""
+
+    holder: asyncio.Task[Any] | None = None
+
+    def _do_get(self) -> Any:
+        task = _current_task()
+        if task is not None and task is self.holder:
+            raise NestedWriteSession(
+                "this task already holds SQLite's writing connection: finish (commit or close) "
+                "its open session before opening another, or pass that session along"
+            )
+        return super()._do_get()
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop: a synchronous caller
+        return None
+
+
+def _track_writer(engine: AsyncEngine) -> None:
+    pool = engine.pool
+    assert isinstance(pool, SQLiteWriterPool)
+
+    @event.listens_for(pool, "checkout")
+    def _on_checkout(
+        _dbapi: Any, _record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
+        pool.holder = _current_task()
+
+    @event.listens_for(pool, "checkin")
+    def _on_checkin(_dbapi: Any, _record: ConnectionPoolEntry) -> None:
+        pool.holder = None
+
+
 def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
@@ -65,8 +111,11 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
             pool_size=settings.db_pool_size if read_only else 1,
             max_overflow=0,
             pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            **({} if read_only else {"poolclass": SQLiteWriterPool}),
         )
         _install_sqlite_pragmas(engine, read_only=read_only)
+        if not read_only:
+            _track_writer(engine)
         return engine
     return create_async_engine(
         url,
