@@ -47,6 +47,7 @@ CAPTURES = (6000, 4500, 3000)
 REFUND = 1500
 REFUNDS = 5
 SECRET = "sk_test_chaos4242"  # noqa: S105 - the fake's test key
+LATENCY_MS = 400  # the fake waits up to this before and after each POST, as a network would
 OPERATION_KEY = "interlink_operation"  # where the Stripe adapter puts our operation id
 
 
@@ -97,7 +98,9 @@ async def _call(
                 await asyncio.sleep(0.1)
                 continue
             kind = _error_type(response)
-            if response.status_code == 409 and kind == "idempotency":
+            if response.status_code == 409 and _error_field(response, "code") == (
+                "idempotency_key_in_use"
+            ):
                 # the first try died with its process: the key stays locked for 5 minutes, as
                 # designed; a client retries after that, the run counts it and moves on
                 run.stats["idempotency_key_locked_by_a_killed_request"] += 1
@@ -209,12 +212,17 @@ async def _payment_of(
     apis: list[Replica], headers: dict[str, str], order: str, run: Run
 ) -> str | None:
     """The order's payment once it is out of ``processing`` (the sync settles an authorization
-    whose answer was lost), or None after a while."""
+    whose answer was lost), or None when there is none (or after a minute)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         listed = await _call(apis, "GET", f"/v1/orders/{order}/payments", None, headers, run)
-        data = listed.json()["data"] if listed is not None and listed.status_code == 200 else []
-        if data and data[-1]["status"] != "processing":
+        if listed is None or listed.status_code != 200:
+            continue
+        data = listed.json()["data"]
+        if not data:  # the first try died before its authorization was written
+            run.stats["authorizations_never_begun"] += 1
+            return None
+        if data[-1]["status"] != "processing":
             return str(data[-1]["id"])
         await asyncio.sleep(1)
     run.stats["authorizations_never_found"] += 1
@@ -250,7 +258,7 @@ async def _stripe_integration(api: Replica, headers: dict[str, str], stripe_url:
 def _start_provider() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our interpreter, our module
-        [sys.executable, "-m", "chaos.stripe_fake", str(port)],
+        [sys.executable, "-m", "chaos.stripe_fake", str(port), str(LATENCY_MS)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -288,7 +296,7 @@ async def run(database_url: str, quick: bool, logdir: str) -> dict[str, Any]:
         await _stripe_integration(apis[0], headers, stripe_url)
         stop = asyncio.Event()
         started = time.monotonic()
-        killer = asyncio.create_task(_killer(everyone, 3.0, stop))
+        killer = asyncio.create_task(_killer(everyone, 2.0, stop))
         gate = asyncio.Semaphore(6)
 
         async def bounded(n: int) -> None:

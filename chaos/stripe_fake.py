@@ -1,6 +1,6 @@
-"""``python -m chaos.stripe_fake PORT``: localstripe (a stateful Stripe fake, by others) as the
-payment provider of the chaos run, in its own process, so its records outlive every Interlink
-process the run kills.
+"""``python -m chaos.stripe_fake PORT [LATENCY_MS]``: localstripe (a stateful Stripe fake, by
+others) as the payment provider of the chaos run, in its own process, so its records outlive
+every Interlink process the run kills. ``LATENCY_MS`` delays each POST before and after it acts.
 
 Two changes make it hold up as the provider of record under load:
 
@@ -15,7 +15,9 @@ Two changes make it hold up as the provider of record under load:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import random
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -95,6 +97,25 @@ def idempotency_middleware() -> Callable[[web.Request, Handler], Awaitable[web.S
     return middleware
 
 
+def latency_middleware(
+    most: float,
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """Up to ``most`` seconds before a POST reaches the fake and again before its answer leaves:
+    a kill then often lands while the provider holds a request, or after it acted but before
+    Interlink heard, the two cases the sync exists for."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method != "POST" or most <= 0:
+            return await handler(request)
+        await asyncio.sleep(random.uniform(0, most))
+        response = await handler(request)
+        await asyncio.sleep(random.uniform(0, most))
+        return response
+
+    return middleware
+
+
 def main() -> None:
     from localstripe import resources, server
 
@@ -104,6 +125,8 @@ def main() -> None:
     # outermost: localstripe raises its refusals as exceptions that its own error middleware
     # turns into responses, so ours must wrap it to store a refusal and replay it as refused
     app.middlewares.insert(0, idempotency_middleware())
+    latency_ms = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
+    app.middlewares.insert(0, latency_middleware(latency_ms / 1000))
     app.router.add_get("/_chaos/idempotency", figures)
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 
