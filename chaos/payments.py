@@ -12,7 +12,7 @@ After the load, every process is restarted and the run waits (bounded) for the w
 settle the operations a kill left pending. Then it lists the provider's PaymentIntents, Charges
 and Refunds with the ``stripe`` SDK and checks, for every intent:
 
-- Interlink's captured and refunded amounts equal the provider's, a void is a canceled intent;
+- Interlink's captured and refunded amounts equal the provider's, the statuses agree;
 - no double movement on either side: one PaymentIntent per Interlink intent, at most one capture,
   one provider refund per Interlink refund operation (the ids travel in refund metadata) with the
   same amount, nothing refunded beyond what was captured;
@@ -284,13 +284,13 @@ async def run(database_url: str, quick: bool, logdir: str) -> dict[str, Any]:
         Replica(f"worker{i}", ["worker"], env, log=f"{logdir}/pay-worker{i}.log") for i in range(2)
     ]
     everyone = apis + workers
-    for replica in everyone:  # the first API process migrates, alone
-        await asyncio.to_thread(replica.start)
     db = Database(
         Settings(database_url=database_url, encryption_keys=env["INTERLINK_ENCRYPTION_KEYS"])
     )
     state = Run()
     try:
+        for replica in everyone:  # the first API process migrates, alone
+            await asyncio.to_thread(replica.start)
         key = await _admin_key(db)
         headers = {"Authorization": f"Bearer {key}"}
         await _stripe_integration(apis[0], headers, stripe_url)
@@ -521,6 +521,16 @@ def _ledger_problems(intent: dict[str, Any], ops: list[dict[str, Any]]) -> list[
     return problems
 
 
+# Interlink's settled statuses → the Stripe PaymentIntent status that agrees
+PROVIDER_STATUS = {
+    "authorized": "requires_capture",
+    "captured": "succeeded",
+    "partially_refunded": "succeeded",
+    "refunded": "succeeded",
+    "voided": "canceled",
+}
+
+
 def _provider_problems(
     intent: dict[str, Any], ops: list[dict[str, Any]], pis: list[dict[str, Any]], remote: Remote
 ) -> list[str]:
@@ -543,8 +553,11 @@ def _provider_problems(
         problems.append(f"refunded {intent['refunded_amount']} != provider {view['refunded']}")
     if view["refunded"] > view["captured"]:
         problems.append(f"provider refunded {view['refunded']} > captured {view['captured']}")
-    if (intent["status"] == "voided") != (view["status"] == "canceled"):
+    expected = PROVIDER_STATUS.get(intent["status"])
+    if expected is not None and view["status"] != expected:
         problems.append(f"status {intent['status']} vs provider {view['status']}")
+    if view["status"] == "canceled" and intent["status"] != "voided":
+        problems.append(f"provider canceled, Interlink {intent['status']}")
     refunded_ops = {
         o["id"]: o["amount"]
         for o in ops
@@ -614,6 +627,8 @@ def check(local: Local, remote: Remote, attempts: list[Attempt]) -> dict[str, An
     if remote.unclaimed:
         provider.append(f"{remote.unclaimed} provider PaymentIntents without an Interlink intent")
     accepted, checked = _accepted_problems(attempts, local, remote)
+    unseen = {a.key for a in attempts if a.status in (None, 202)}
+    left_to_sync = [o for o in local.operations if o["idempotency_key"] in unseen]
     statuses = Counter(i["status"] for i in local.intents.values())
     provider_captured = sum(
         _provider_view(pis, remote)["captured"] for pis in remote.intents.values()
@@ -632,6 +647,12 @@ def check(local: Local, remote: Remote, attempts: list[Attempt]) -> dict[str, An
         "refunded_total": sum(i["refunded_amount"] for i in local.intents.values()),
         "provider_refunded_total": provider_refunded,
         "accepted_operations_checked_at_provider": checked,
+        # operations whose outcome the client never saw (no answer, or 202): the sync's work
+        "operations_the_client_saw_unsettled": len(left_to_sync),
+        "of_them_settled": sum(1 for o in left_to_sync if o["status"] != "pending"),
+        "unanswered_requests_that_made_no_operation": len(
+            unseen - {o["idempotency_key"] for o in local.operations}
+        ),
         "ledger_violations": len(ledger),
         "provider_mismatches": len(provider),
         "accepted_not_reflected": len(accepted),
