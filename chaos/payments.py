@@ -469,10 +469,14 @@ async def _provider_records(url: str) -> Remote:
     return Remote(dict(intents), charges, dict(refunds), unclaimed)
 
 
-def _provider_view(pis: list[dict[str, Any]], remote: Remote) -> dict[str, Any]:
+def _theirs(pis: list[dict[str, Any]], reference: str | None) -> dict[str, Any]:
+    """Of the provider's PaymentIntents for one intent, the one Interlink refers to."""
+    return next((pi for pi in pis if pi["id"] == reference), pis[0])
+
+
+def _provider_view(pi: dict[str, Any], remote: Remote) -> dict[str, Any]:
     """One provider PaymentIntent as amounts. localstripe records a partial capture as a refund
     of the remainder without metadata; a refund Interlink asked for carries our operation id."""
-    pi = pis[0]
     charge = remote.charges.get(pi["id"]) or {}
     refunds = remote.refunds.get(charge.get("id", ""), [])
     released = [r for r in refunds if not (r.get("metadata") or {}).get(OPERATION_KEY)]
@@ -544,7 +548,7 @@ def _provider_problems(
         problems.append(f"{len(pis)} provider PaymentIntents for one intent")
     if intent["provider_reference"] != pis[0]["id"]:
         problems.append(f"reference {intent['provider_reference']} != provider {pis[0]['id']}")
-    view = _provider_view(pis, remote)
+    view = _provider_view(_theirs(pis, intent["provider_reference"]), remote)
     if view["released_refunds"] > 1:
         problems.append("provider released a remainder twice")
     if view["captured"] != intent["captured_amount"]:
@@ -598,7 +602,8 @@ def _accepted_problems(
         if op["status"] != "succeeded":
             continue  # a 202 whose sync found it did not happen: checked against the provider
         pis = remote.intents.get(op["intent_id"], [])
-        view = _provider_view(pis, remote) if pis else None
+        reference = local.intents[op["intent_id"]]["provider_reference"]
+        view = _provider_view(_theirs(pis, reference), remote) if pis else None
         if view is None:
             problems.append(f"{a.kind} {op['id']} accepted, provider has no payment")
         elif a.kind == "capture" and view["captured"] != op["amount"]:
@@ -631,10 +636,10 @@ def check(local: Local, remote: Remote, attempts: list[Attempt]) -> dict[str, An
     left_to_sync = [o for o in local.operations if o["idempotency_key"] in unseen]
     statuses = Counter(i["status"] for i in local.intents.values())
     provider_captured = sum(
-        _provider_view(pis, remote)["captured"] for pis in remote.intents.values()
+        _provider_view(pi, remote)["captured"] for pis in remote.intents.values() for pi in pis
     )
     provider_refunded = sum(
-        _provider_view(pis, remote)["refunded"] for pis in remote.intents.values()
+        _provider_view(pi, remote)["refunded"] for pis in remote.intents.values() for pi in pis
     )
     passed = bool(local.intents) and not ledger and not provider and not accepted
     return {
