@@ -1,7 +1,9 @@
-"""``python -m chaos [--quick]`` (``make chaos``): on a fresh PostgreSQL database, run the
-scale-out deployment (two ``interlink api``, two ``interlink worker``, a local receiver), kill a
-random process with SIGKILL every few seconds while events are published, and check the
-receiver's ledger and the job table. Prints the figures and a verdict; exits 1 on FAIL."""
+"""``python -m chaos [--quick]`` (``make chaos``): on fresh PostgreSQL databases, run the
+scale-out deployment (two ``interlink api``, two ``interlink worker``) and kill a random process
+with SIGKILL every few seconds, twice: while events are published to a local receiver (then
+check the receiver's ledger and the job table), and while captures, voids and refunds race
+through a Stripe integration served by localstripe (then check Interlink's payment ledger
+against the provider's records). Prints the figures and a verdict; exits 1 on FAIL."""
 
 from __future__ import annotations
 

@@ -91,7 +91,11 @@ async def capture(
         op.final = body.final
         return op
 
-    intent, op, integration = await flow.begin(runtime, principal, intent_id, prepare)
+    begun = await flow.begin(
+        runtime, principal, intent_id, prepare, operation="capture", idempotency_key=idempotency_key
+    )
+    if begun.replayed:
+        return flow.replay(begun, amount=body.amount, final=body.final)
 
     async def call(
         bound: access.Bound, intent: PaymentIntent, op: PaymentOperation
@@ -103,6 +107,6 @@ async def capture(
         return ledger.Outcome(payment=payment)
 
     intent, op = await flow.call_and_settle(
-        runtime, integration, intent, op, call, flow.who(principal)
+        runtime, begun.integration, begun.intent, begun.op, call, flow.who(principal)
     )
     return flow.Result(intent, pending=op.status == "pending")

@@ -53,6 +53,12 @@ class OperationInProgress(Conflict):
     code = "operation_in_progress"
 
 
+class OperationFailed(Conflict):
+    """The operation an Idempotency-Key names failed (its first answer is no longer stored)."""
+
+    code = "operation_failed"
+
+
 class AmountExceedsRemaining(Conflict):
     """More than is left to capture or refund, given what succeeded or is pending. A 409 (not a
     400) so that a retry with the same Idempotency-Key is re-evaluated once pending work

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.auth.principal import Principal
-from interlink.errors import AppError, Conflict
+from interlink.errors import AppError, Conflict, IdempotencyError
 from interlink.integrations import repository as integrations
 from interlink.integrations.execute import to_app_error
 from interlink.integrations.runtime import ProviderRuntime
@@ -30,7 +30,7 @@ from interlink.models import Integration, PaymentIntent, PaymentOperation
 from interlink.observability import metrics
 from interlink.observability.context import current_request_id
 from interlink.payments import access, ledger, repository
-from interlink.payments.exceptions import PaymentDeclined, PaymentNotFound
+from interlink.payments.exceptions import OperationFailed, PaymentDeclined, PaymentNotFound
 from interlink.providers.errors import ProviderDeclined, ProviderFailure
 
 log = structlog.get_logger(__name__)
@@ -78,25 +78,45 @@ async def commit_begun(session: AsyncSession) -> None:
         ) from None
 
 
+@dataclass(frozen=True)
+class Begun:
+    intent: PaymentIntent
+    op: PaymentOperation
+    integration: Integration
+    replayed: bool = False
+
+
 async def begin(
     runtime: ProviderRuntime,
     principal: Principal,
     intent_id: str,
     prepare: Prepare,
-) -> tuple[PaymentIntent, PaymentOperation, Integration]:
+    *,
+    operation: str,
+    idempotency_key: str,
+) -> Begun:
+    """The new pending operation or, when this intent already has an ``operation`` made under
+    ``idempotency_key``, that one, ``replayed``: the key's idempotency record answers repeats,
+    but it lapses (its first request died with its process and the lock ran out, or it
+    expired) while the operation stays, and a repeat must not make a second one."""
     async with runtime.db.session() as session:
         intent = await repository.lock_intent(session, principal.tenant_id, intent_id)
         if intent is None or intent.environment != environment_of(principal):
             raise PaymentNotFound(f"No payment {intent_id!r}.", param="id")
+        integration = await integrations.get(session, intent.tenant_id, intent.integration_id)
+        if integration is None:  # the FK forbids it
+            raise PaymentNotFound(f"No integration for payment {intent_id!r}.", param="id")
+        earlier = await repository.operation_with_key(
+            session, intent.id, operation, idempotency_key
+        )
+        if earlier is not None:  # closing the session ends the transaction, objects stay loaded
+            return Begun(intent, earlier, integration, replayed=True)
         op = await prepare(session, intent)
         session.add(op)
         await session.flush()
         await queue_sync(
             session, op, timedelta(seconds=runtime.settings.payments_sync_delay_seconds)
         )
-        integration = await integrations.get(session, intent.tenant_id, intent.integration_id)
-        if integration is None:  # the FK forbids it
-            raise PaymentNotFound(f"No integration for payment {intent_id!r}.", param="id")
         await commit_begun(session)
     log.info(
         "payment_operation_begun",
@@ -107,7 +127,35 @@ async def begin(
         amount=op.amount,
         correlation_id=current_request_id(),
     )
-    return intent, op, integration
+    return Begun(intent, op, integration)
+
+
+def replay(begun: Begun, *, amount: int | None, final: bool | None = None) -> Result:
+    """The answer to a repeated request: the operation as it stands, never a second one. A
+    different amount (or finality) under the same key is another request: refused."""
+    op = begun.op
+    if (amount is not None and amount != op.amount) or (final is not None and final != op.final):
+        raise IdempotencyError(
+            f"This Idempotency-Key already names the {op.operation} {op.id} of {op.amount} "
+            f"{op.currency}; use a new key for a new {op.operation}.",
+            param="Idempotency-Key",
+        )
+    if op.status == "failed":
+        raise OperationFailed(
+            f"The {op.operation} {op.id} made under this Idempotency-Key failed "
+            f"({op.error_code}: {op.error_message}); use a new key to try again.",
+            param="Idempotency-Key",
+        )
+    log.info(
+        "payment_operation_replayed",
+        order_id=begun.intent.order_id,
+        intent_id=begun.intent.id,
+        operation_id=op.id,
+        operation=op.operation,
+        status=op.status,
+        correlation_id=current_request_id(),
+    )
+    return Result(begun.intent, pending=op.status == "pending")
 
 
 async def call_and_settle(

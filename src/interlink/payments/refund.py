@@ -44,7 +44,11 @@ async def refund(
         op.reason = body.reason
         return op
 
-    intent, op, integration = await flow.begin(runtime, principal, intent_id, prepare)
+    begun = await flow.begin(
+        runtime, principal, intent_id, prepare, operation="refund", idempotency_key=idempotency_key
+    )
+    if begun.replayed:
+        return flow.replay(begun, amount=body.amount)
 
     async def call(
         bound: access.Bound, intent: PaymentIntent, op: PaymentOperation
@@ -60,6 +64,6 @@ async def refund(
         return ledger.Outcome(refund=result)
 
     intent, op = await flow.call_and_settle(
-        runtime, integration, intent, op, call, flow.who(principal)
+        runtime, begun.integration, begun.intent, begun.op, call, flow.who(principal)
     )
     return flow.Result(intent, pending=op.status == "pending")

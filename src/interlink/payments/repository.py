@@ -106,6 +106,19 @@ async def lock_operation(session: AsyncSession, operation_id: str) -> PaymentOpe
     )
 
 
+async def operation_with_key(
+    session: AsyncSession, intent_id: str, operation: str, idempotency_key: str
+) -> PaymentOperation | None:
+    """The ``operation`` of the intent made under ``idempotency_key`` (unique per intent)."""
+    return await session.scalar(
+        select(PaymentOperation).where(
+            PaymentOperation.intent_id == intent_id,
+            PaymentOperation.operation == operation,
+            PaymentOperation.idempotency_key == idempotency_key,
+        )
+    )
+
+
 async def get_operation(session: AsyncSession, operation_id: str) -> PaymentOperation | None:
     return await session.scalar(select(PaymentOperation).where(PaymentOperation.id == operation_id))
 

@@ -33,7 +33,11 @@ async def void(
         op.reason = body.reason
         return op
 
-    intent, op, integration = await flow.begin(runtime, principal, intent_id, prepare)
+    begun = await flow.begin(
+        runtime, principal, intent_id, prepare, operation="void", idempotency_key=idempotency_key
+    )
+    if begun.replayed:
+        return flow.replay(begun, amount=None)
 
     async def call(
         bound: access.Bound, intent: PaymentIntent, op: PaymentOperation
@@ -45,6 +49,6 @@ async def void(
         return ledger.Outcome(payment=payment)
 
     intent, op = await flow.call_and_settle(
-        runtime, integration, intent, op, call, flow.who(principal)
+        runtime, begun.integration, begun.intent, begun.op, call, flow.who(principal)
     )
     return flow.Result(intent, pending=op.status == "pending")
