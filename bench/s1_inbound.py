@@ -18,6 +18,7 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -132,26 +133,30 @@ async def drive(url: str, load: list[Delivery]) -> dict[str, Any]:
 
 @contextmanager
 def process(args: list[str], port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    # our own interpreter running our own modules
-    proc = subprocess.Popen(  # noqa: S603
-        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{args} exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{args} never listened on {port}") from None
-                time.sleep(0.1)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    # stderr goes to a file, not a pipe: a pipe nobody reads fills up (64 KiB) and then blocks
+    # the server on its next log line, which would throttle one side of the comparison only
+    with tempfile.TemporaryFile() as errors:
+        # our own interpreter running our own modules
+        proc = subprocess.Popen(  # noqa: S603
+            args, env=env, stdout=subprocess.DEVNULL, stderr=errors
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    errors.seek(0)
+                    raise RuntimeError(f"{args} exited: {errors.read().decode()[-2000:]}")
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{args} never listened on {port}") from None
+                    time.sleep(0.1)
+            yield proc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
 
 
 def distinct_valid(load: list[Delivery]) -> int:
