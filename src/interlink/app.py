@@ -27,6 +27,8 @@ from interlink.observability.endpoints import router as operations
 from interlink.pipeline import RequestPipeline
 from interlink.webhooks_in.cache import IntegrationCache
 from interlink.webhooks_in.endpoints import direct_route
+from interlink.webhooks_in.service import PROCESS_JOB
+from interlink.webhooks_in.writer import InboundWriter
 from interlink.webhooks_out.client import close_shared_clients
 
 DESCRIPTION = """Interlink owns everything that talks to the outside world: payments, fulfillment,
@@ -132,6 +134,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
         app.state.inbound_integrations = IntegrationCache(
             settings.inbound_integration_cache_seconds
         )
+        app.state.inbound_writer = InboundWriter(db, PROCESS_JOB)
         app.state.rate_limiter = KeyRateLimiter(settings.rate_limit_default, settings.redis_url)
         app.state.usage = UsageRecorder(db)
         app.state.usage.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,10 +72,47 @@ async def enqueue(
         if result.rowcount != 1:  # type: ignore[attr-defined]
             existing = await session.scalar(select(Job.id).where(Job.dedupe_key == key))
             return existing or job_id
+    await _notify(session, is_sqlite)
+    return job_id
+
+
+async def enqueue_keyed_many(
+    session: AsyncSession, name: str, jobs: Sequence[tuple[str, str | None, dict[str, Any]]]
+) -> None:
+    """``enqueue`` of many keyed jobs in one statement: (key, request id, args) each, a key
+    already queued being a no-op. For callers that write in batches (the inbound receiver)."""
+    spec = registry.get(name)
+    if spec is None:
+        raise LookupError(f"no job named {name!r} is registered")
+    if not jobs:
+        return
+    at = now()
+    rows = [
+        {
+            "id": new_id("job"),
+            "name": name,
+            "args": args,
+            "state": "queued",
+            "priority": spec.priority,
+            "run_at": at,
+            "attempts": 0,
+            "max_attempts": spec.max_attempts or DEFAULT_MAX_ATTEMPTS,
+            "dedupe_key": key,
+            "request_id": request_id,
+            "created_at": at,
+            "updated_at": at,
+        }
+        for key, request_id, args in jobs
+    ]
+    is_sqlite = session.get_bind().dialect.name == "sqlite"
+    await session.execute(_KEYED_INSERT["sqlite" if is_sqlite else "postgresql"], rows)
+    await _notify(session, is_sqlite)
+
+
+async def _notify(session: AsyncSession, is_sqlite: bool) -> None:
     if not session.info.get(notify.ENQUEUED_FLAG):
         session.info[notify.ENQUEUED_FLAG] = True
         if not is_sqlite:
             await session.execute(
                 text("SELECT pg_notify(:channel, '')"), {"channel": notify.CHANNEL}
             )
-    return job_id

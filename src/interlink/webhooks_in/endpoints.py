@@ -37,6 +37,7 @@ def receiver_of(state: Any) -> service.Receiver:
         settings=state.settings,
         keyring=state.keyring,
         integrations=state.inbound_integrations,
+        writer=state.inbound_writer,
     )
 
 
@@ -59,7 +60,7 @@ async def receive(
     integration_id: IntegrationId, request: Request, receiver: Receiver, session: Session
 ) -> Receipt:
     body = await request.body()
-    return await service.receive(receiver, session, integration_id, request.headers, body)
+    return await service.receive(receiver, lambda: session, integration_id, request.headers, body)
 
 
 PREFIX = "/v1/inbound/"
@@ -105,7 +106,7 @@ async def receive_direct(scope: Scope, receive: Receive, send: Send) -> None:
     try:
         receipt = await service.receive(
             receiver_of(scope["app"].state),
-            state["uow"].session,
+            lambda: state["uow"].session,
             integration_id,
             Headers(scope=scope),
             b"".join(chunks),

@@ -47,21 +47,27 @@ async def receiving_row(session: AsyncSession, integration_id: str) -> Any:
     return result.first()
 
 
-async def insert_once(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Insert the event unless one with its (integration, provider event id) exists; concurrent
-    deliveries of one event race on the unique constraint and exactly one wins. ``values`` must
-    name every column the insert sets (the same keys on every call)."""
+async def insert_many_once(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert each event unless one with its (integration, provider event id) exists, in one
+    statement; the ids of the rows stored. Concurrent deliveries of one event race on the unique
+    constraint and exactly one wins. Every row must have the same keys."""
     stmt = _INSERT_ONCE["sqlite" if session.get_bind().dialect.name == "sqlite" else "postgresql"]
-    return (await session.execute(stmt, values)).scalar_one_or_none() is not None
+    return set((await session.execute(stmt, rows)).scalars().all())
 
 
-async def first_id(
-    session: AsyncSession, integration_id: str, provider_event_id: str
-) -> str | None:
-    """The id of the event stored first for this (integration, provider event id)."""
-    found: str | None = await session.scalar(
-        _FIRST_ID, {"integration_id": integration_id, "provider_event_id": provider_event_id}
+async def first_ids(
+    session: AsyncSession, identities: list[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The stored event's id for each (integration id, provider event id) that has one."""
+    stmt = select(_EVENTS.c.integration_id, _EVENTS.c.provider_event_id, _EVENTS.c.id).where(
+        _EVENTS.c.integration_id.in_(sorted({i for i, _ in identities})),
+        _EVENTS.c.provider_event_id.in_(sorted({p for _, p in identities})),
     )
+    wanted = set(identities)
+    found: dict[tuple[str, str], str] = {}
+    for integration_id, provider_event_id, event_id in (await session.execute(stmt)).all():
+        if (integration_id, provider_event_id) in wanted:
+            found[(integration_id, provider_event_id)] = event_id
     return found
 
 

@@ -3,7 +3,7 @@ queue its processing in the same transaction, answer at once."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from interlink.config import Settings
 from interlink.db.engine import Database
 from interlink.errors import PayloadTooLarge, ServiceUnavailable
-from interlink.jobs.enqueue import enqueue
 from interlink.kit.clock import now
 from interlink.kit.crypto import Keyring
 from interlink.kit.ids import new_id
@@ -27,6 +26,7 @@ from interlink.webhooks_in import handshakes, repository, verification
 from interlink.webhooks_in.cache import IntegrationCache, ReceivingIntegration
 from interlink.webhooks_in.exceptions import InboundIntegrationNotFound, SignatureRejected
 from interlink.webhooks_in.schemas import Receipt
+from interlink.webhooks_in.writer import InboundWriter
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +41,7 @@ class Receiver:
     settings: Settings
     keyring: Keyring
     integrations: IntegrationCache
+    writer: InboundWriter
 
     def certificates(self) -> CertificateFetcher:
         policy = AddressPolicy(self.settings.provider_allowed_networks)
@@ -65,14 +66,16 @@ class Receiver:
 
 async def receive(
     receiver: Receiver,
-    session: AsyncSession,
+    request_session: Callable[[], AsyncSession],
     integration_id: str,
     headers: Mapping[str, str],
     body: bytes,
 ) -> Receipt:
     """Store a verified delivery once and queue it. A redelivery answers the first receipt;
     a delivery that fails verification is recorded as rejected (in its own transaction, since
-    the request's is rolled back) and refused."""
+    the request's is rolled back) and refused. The event is written by the receiver's group
+    commit and committed before this returns; ``request_session`` (the request's transaction)
+    is used only by a handshake that answers."""
     settings = receiver.settings
     if len(body) > settings.inbound_max_body_bytes:
         raise PayloadTooLarge(
@@ -88,7 +91,7 @@ async def receive(
         async with receiver.db.read_session() as read:
             row = await repository.integration(read, integration_id)
         if row is not None:
-            answered = await handshakes.answer(receiver.db, session, row, headers, body)
+            answered = await handshakes.answer(receiver.db, request_session(), row, headers, body)
             if answered is not None:
                 return answered
     config = integration.config
@@ -118,11 +121,11 @@ async def receive(
         raise ServiceUnavailable(
             f"{exc} Retry later.", code="certificate_unavailable", headers={"Retry-After": "30"}
         ) from None
-    return await _store(session, integration, config, headers, body)
+    return await _store(receiver.writer, integration, config, headers, body)
 
 
 async def _store(
-    session: AsyncSession,
+    writer: InboundWriter,
     integration: ReceivingIntegration,
     config: verification.InboundConfig,
     headers: Mapping[str, str],
@@ -131,8 +134,7 @@ async def _store(
     identity = verification.identify(config, headers, body)
     event_id = new_id("inev")
     received_at = now()
-    inserted = await repository.insert_once(
-        session,
+    stored_id, duplicate = await writer.store(
         {
             "id": event_id,
             "tenant_id": integration.tenant_id,
@@ -153,11 +155,9 @@ async def _store(
         },
     )
     connection = integration.connection_code
-    if not inserted:
+    if duplicate:
         metrics.INBOUND_RECEIVED.labels(connection, "duplicate").inc()
-        first_id = await repository.first_id(session, integration.id, identity.provider_event_id)
-        return Receipt(id=first_id or event_id, duplicate=True)
-    await enqueue(session, PROCESS_JOB, key=f"inbound:{event_id}", event_id=event_id)
+        return Receipt(id=stored_id, duplicate=True)
     metrics.INBOUND_RECEIVED.labels(connection, "stored").inc()
     log.info(
         "inbound_event_stored",
