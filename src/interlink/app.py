@@ -158,6 +158,9 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
         description=DESCRIPTION,
         lifespan=lifespan,
         responses={422: {"model": ErrorBody}},
+        telemetry=None
+        if settings.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False},
     )
     app.add_exception_handler(AppError, _app_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_handler)  # type: ignore[arg-type]

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # logs
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "console"
+    # FastAPI's native OpenTelemetry hooks; off by default (Interlink's own telemetry is its
+    # Prometheus metrics and logs), because even unconfigured they cost every request a lookup
+    # of the global OpenTelemetry providers
+    opentelemetry: bool = False
 
     # secrets at rest: "kid:base64key,kid2:base64key"; the first is active unless
     # encryption_active_key says otherwise. Empty means a generated keyring file (embedded use).

@@ -15,6 +15,7 @@ Freshness:
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import Mapping
@@ -50,15 +51,49 @@ class IntegrationCache:
     def __init__(self, ttl_seconds: float) -> None:
         self.ttl_seconds = ttl_seconds
         self._entries: dict[str, ReceivingIntegration] = {}
+        self._loading: dict[str, asyncio.Future[ReceivingIntegration | None]] = {}
+        self._invalidations = 0
         _caches.add(self)
 
     async def get(
         self, db: Database, keyring: Keyring, integration_id: str
     ) -> ReceivingIntegration | None:
         entry = self._entries.get(integration_id)
-        checked_at = time.monotonic()
-        if entry is not None and checked_at - entry.checked_at < self.ttl_seconds:
+        if entry is not None and time.monotonic() - entry.checked_at < self.ttl_seconds:
             return entry
+        # one read per integration at a time: the deliveries that arrive meanwhile wait for it
+        loading = self._loading.get(integration_id)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        future: asyncio.Future[ReceivingIntegration | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._loading[integration_id] = future
+        try:
+            found = await self._load(db, keyring, integration_id, entry)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a lone failed load must not warn when collected
+            raise
+        else:
+            future.set_result(found)
+            return found
+        finally:
+            if self._loading.get(integration_id) is future:
+                del self._loading[integration_id]
+
+    async def _load(
+        self,
+        db: Database,
+        keyring: Keyring,
+        integration_id: str,
+        entry: ReceivingIntegration | None,
+    ) -> ReceivingIntegration | None:
+        checked_at = time.monotonic()
+        invalidations = self._invalidations
         async with db.read_session() as read:
             row = await repository.receiving_row(read, integration_id)
         if row is None:
@@ -74,13 +109,17 @@ class IntegrationCache:
             entry = replace(entry, checked_at=checked_at)
         else:
             entry = _open(keyring, row, checked_at)
+        if invalidations != self._invalidations:
+            return entry  # written meanwhile: what was read may predate the write; keep none
         if len(self._entries) >= MAX_ENTRIES and integration_id not in self._entries:
             self._entries.clear()  # a crude bound; a real deployment has far fewer integrations
         self._entries[integration_id] = entry
         return entry
 
     def invalidate(self, integration_id: str) -> None:
+        self._invalidations += 1
         self._entries.pop(integration_id, None)
+        self._loading.pop(integration_id, None)  # later deliveries read the row again
 
 
 def _open(keyring: Keyring, row: Any, checked_at: float) -> ReceivingIntegration:
