@@ -4,8 +4,11 @@ being written wait for it and are written together in the next one.
 Each delivery's answer is still sent only after the transaction holding its event and its
 processing job has committed; the batch only shares that transaction (and its BEGIN, COMMIT,
 fsync, SQLite write lock or PostgreSQL NOTIFY) between the deliveries that arrived meanwhile. A
-lone delivery is written at once, alone. If the transaction fails, every delivery in it gets the
-error (503 from the request pipeline, so the provider retries) and nothing of it is stored.
+lone delivery is written at once, alone. If the transaction breaks a constraint, its deliveries
+are written again one by one, so that only the delivery whose own row is refused (its integration
+deleted meanwhile, say) gets the error; any other failure (the database unreachable) is every
+delivery's in the batch. The request pipeline answers a database error with 409 or 503, and the
+provider retries.
 
 Written per batch: one INSERT of the events (``ON CONFLICT (integration_id, provider_event_id)
 DO NOTHING RETURNING id``: the ids that come back are the ones stored), one SELECT of the first
@@ -17,6 +20,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from interlink.db.engine import Database
 from interlink.jobs.enqueue import enqueue_keyed_many
@@ -52,21 +57,30 @@ class InboundWriter:
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
                 try:
-                    answers = await self._write([values for values, _ in batch])
+                    await self._settle(batch)
                 except asyncio.CancelledError:
                     for _, future in batch:
                         future.cancel()
                     raise
-                except Exception as exc:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                else:
-                    for (_, future), answer in zip(batch, answers, strict=True):
-                        if not future.done():
-                            future.set_result(answer)
         finally:
             self._task = None
+
+    async def _settle(self, batch: list[tuple[dict[str, Any], asyncio.Future[Stored]]]) -> None:
+        try:
+            answers = await self._write([values for values, _ in batch])
+        except Exception as exc:
+            if isinstance(exc, IntegrityError) and len(batch) > 1:
+                # one bad row (its integration deleted meanwhile, say) must not fail the others
+                for one in batch:
+                    await self._settle([one])
+                return
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
 
     async def _write(self, rows: Sequence[dict[str, Any]]) -> list[Stored]:
         first_of: dict[tuple[str, str], dict[str, Any]] = {}
