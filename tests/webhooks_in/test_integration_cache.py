@@ -75,14 +75,17 @@ async def test_another_process_change_is_read_once_the_entry_is_older_than_the_t
     held = IntegrationCache(ttl_seconds=3600)
     for cache in (fresh, held):
         entry = await cache.get(db, app.state.keyring, integration_id)
-        assert entry is not None and entry.credentials["webhook_secret"] == WHSEC
+        assert entry is not None
+        assert entry.credentials["webhook_secret"] == WHSEC
 
     await _seal_directly(app, integration_id, tenant.tenant_id, NEW_WHSEC)
 
     now_fresh = await fresh.get(db, app.state.keyring, integration_id)
     still_held = await held.get(db, app.state.keyring, integration_id)
-    assert now_fresh is not None and now_fresh.credentials["webhook_secret"] == NEW_WHSEC
-    assert still_held is not None and still_held.credentials["webhook_secret"] == WHSEC
+    assert now_fresh is not None
+    assert now_fresh.credentials["webhook_secret"] == NEW_WHSEC
+    assert still_held is not None
+    assert still_held.credentials["webhook_secret"] == WHSEC
 
 
 async def test_unchanged_credentials_are_not_opened_again_when_the_row_is_read_again(
