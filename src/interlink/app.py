@@ -25,6 +25,10 @@ from interlink.jobs.worker import Worker
 from interlink.keyring import load_keyring
 from interlink.observability.endpoints import router as operations
 from interlink.pipeline import RequestPipeline
+from interlink.webhooks_in.cache import IntegrationCache
+from interlink.webhooks_in.endpoints import direct_route
+from interlink.webhooks_in.service import PROCESS_JOB
+from interlink.webhooks_in.writer import InboundWriter
 from interlink.webhooks_out.client import close_shared_clients
 
 DESCRIPTION = """Interlink owns everything that talks to the outside world: payments, fulfillment,
@@ -127,6 +131,10 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
         app.state.settings = settings
         app.state.db = db
         app.state.keyring = load_keyring(settings)
+        app.state.inbound_integrations = IntegrationCache(
+            settings.inbound_integration_cache_seconds
+        )
+        app.state.inbound_writer = InboundWriter(db, PROCESS_JOB)
         app.state.rate_limiter = KeyRateLimiter(settings.rate_limit_default, settings.redis_url)
         app.state.usage = UsageRecorder(db)
         app.state.usage.start()
@@ -150,11 +158,14 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
         description=DESCRIPTION,
         lifespan=lifespan,
         responses={422: {"model": ErrorBody}},
+        telemetry=None
+        if settings.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False},
     )
     app.add_exception_handler(AppError, _app_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)  # type: ignore[arg-type]
     app.include_router(operations)
     app.include_router(v1)
-    app.add_middleware(RequestPipeline)
+    app.add_middleware(RequestPipeline, direct=direct_route)
     return app

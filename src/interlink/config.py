@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # logs
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "console"
+    # FastAPI's native OpenTelemetry hooks; off by default (Interlink's own telemetry is its
+    # Prometheus metrics and logs), because even unconfigured they cost every request a lookup
+    # of the global OpenTelemetry providers
+    opentelemetry: bool = False
 
     # secrets at rest: "kid:base64key,kid2:base64key"; the first is active unless
     # encryption_active_key says otherwise. Empty means a generated keyring file (embedded use).
@@ -88,6 +92,9 @@ class Settings(BaseSettings):
     inbound_paypal_cert_https_only: bool = True
     inbound_paypal_cert_ttl_seconds: float = Field(default=86_400.0, gt=0)
     inbound_lexoffice_public_key: str | None = None
+    # how old a process's cached copy of an integration (verifier, unsealed secrets) may be before
+    # a delivery reads the row again; writes through this process drop it at once
+    inbound_integration_cache_seconds: float = Field(default=5.0, ge=0)
     # settled events (processed, ignored, rejected) are deleted after this; dead ones are kept
     inbound_retention_days: int = Field(default=30, ge=1)
     # payments: how long a checkout snapshot stays payable, when the sync first looks at an

@@ -11,6 +11,7 @@ client never sees success for work that did not commit.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -76,8 +77,14 @@ class _BodyTooLarge(Exception):
 
 
 class RequestPipeline:
-    def __init__(self, app: ASGIApp) -> None:
+    """``direct`` may name, for a ``/v1`` request, a plain ASGI handler to run in place of the
+    routers (the inbound webhook receiver); it gets the same unit of work and the same commit."""
+
+    def __init__(
+        self, app: ASGIApp, direct: Callable[[Scope], ASGIApp | None] | None = None
+    ) -> None:
         self.app = app
+        self.direct = direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -250,9 +257,10 @@ class RequestPipeline:
             elif message["type"] == "http.response.body":
                 body_parts.append(message.get("body", b""))
 
+        handler = (self.direct(scope) if self.direct is not None else None) or self.app
         try:
             try:
-                await self.app(scope, replay_receive, capture)
+                await handler(scope, replay_receive, capture)
                 status = int(start_message.get("status", 500))
                 response_body = b"".join(body_parts)
                 response_headers = [

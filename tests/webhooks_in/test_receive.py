@@ -220,3 +220,33 @@ async def test_connection_without_a_verifier_refuses_everything(
 
     assert response.status_code == 400
     assert "has no webhook verifier" in response.json()["error"]["message"]
+
+
+async def test_integration_id_longer_than_64_characters_is_refused_in_the_error_shape(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    body = stripe_event()
+    response = await deliver(client, "int_" + "x" * 70, body, stripe_headers(body))
+    assert response.status_code == 422
+    assert response.json()["error"]["param"] == "integration_id"
+
+
+async def test_receipt_carries_the_request_id_header_and_the_event_records_it(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    integration_id = await stripe_integration(client, db)
+    body = stripe_event("evt_with_request_id")
+
+    response = await deliver(
+        client, integration_id, body, {**stripe_headers(body), "X-Request-Id": "req_fromprovider1"}
+    )
+
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == "req_fromprovider1"
+    assert response.json() == {
+        "object": "inbound_receipt",
+        "id": response.json()["id"],
+        "duplicate": False,
+    }
+    (event,) = await events_of(db, integration_id)
+    assert event.request_id == "req_fromprovider1"

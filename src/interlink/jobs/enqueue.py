@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,11 @@ from interlink.models import Job
 from interlink.observability.context import current_request_id
 
 DEFAULT_MAX_ATTEMPTS = 10
+# built once, values passed as parameters: .values(**row) per call cost more than the insert
+_KEYED_INSERT = {
+    name: dialect.insert(Job.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 
 
 async def enqueue(
@@ -61,20 +67,52 @@ async def enqueue(
         # a Core insert: no unit-of-work flush, and the statement is compiled once per process
         await session.execute(insert(Job), values)
     else:
-        dialect = sqlite if is_sqlite else postgresql
-        stmt = (
-            dialect.insert(Job)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-        result = await session.execute(stmt)
+        stmt = _KEYED_INSERT["sqlite" if is_sqlite else "postgresql"]
+        result = await session.execute(stmt, values)
         if result.rowcount != 1:  # type: ignore[attr-defined]
             existing = await session.scalar(select(Job.id).where(Job.dedupe_key == key))
             return existing or job_id
+    await _notify(session, is_sqlite)
+    return job_id
+
+
+async def enqueue_keyed_many(
+    session: AsyncSession, name: str, jobs: Sequence[tuple[str, str | None, dict[str, Any]]]
+) -> None:
+    """``enqueue`` of many keyed jobs in one statement: (key, request id, args) each, a key
+    already queued being a no-op. For callers that write in batches (the inbound receiver)."""
+    spec = registry.get(name)
+    if spec is None:
+        raise LookupError(f"no job named {name!r} is registered")
+    if not jobs:
+        return
+    at = now()
+    rows = [
+        {
+            "id": new_id("job"),
+            "name": name,
+            "args": args,
+            "state": "queued",
+            "priority": spec.priority,
+            "run_at": at,
+            "attempts": 0,
+            "max_attempts": spec.max_attempts or DEFAULT_MAX_ATTEMPTS,
+            "dedupe_key": key,
+            "request_id": request_id,
+            "created_at": at,
+            "updated_at": at,
+        }
+        for key, request_id, args in jobs
+    ]
+    is_sqlite = session.get_bind().dialect.name == "sqlite"
+    await session.execute(_KEYED_INSERT["sqlite" if is_sqlite else "postgresql"], rows)
+    await _notify(session, is_sqlite)
+
+
+async def _notify(session: AsyncSession, is_sqlite: bool) -> None:
     if not session.info.get(notify.ENQUEUED_FLAG):
         session.info[notify.ENQUEUED_FLAG] = True
         if not is_sqlite:
             await session.execute(
                 text("SELECT pg_notify(:channel, '')"), {"channel": notify.CHANNEL}
             )
-    return job_id

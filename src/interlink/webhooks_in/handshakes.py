@@ -30,6 +30,10 @@ def handshake(connection_code: str) -> Callable[[Handshake], Handshake]:
     return register
 
 
+def expects(connection_code: str) -> bool:
+    return connection_code in _handshakes
+
+
 async def answer(
     db: Database,
     session: AsyncSession,

@@ -6,11 +6,34 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.models import InboundEvent, Integration
+
+# The receiving path's statements are built once, on the tables rather than the mapped classes,
+# and take their values as parameters: no ORM bookkeeping and no per-request cache key over the
+# values (the insert with .values(**row) cost more than the database round trip).
+_EVENTS = InboundEvent.__table__
+_INTEGRATIONS = Integration.__table__
+_RECEIVING_ROW = select(
+    _INTEGRATIONS.c.id,
+    _INTEGRATIONS.c.tenant_id,
+    _INTEGRATIONS.c.connection_code,
+    _INTEGRATIONS.c.settings,
+    _INTEGRATIONS.c.credentials_sealed,
+).where(_INTEGRATIONS.c.id == bindparam("integration_id"))
+_INSERT_ONCE = {
+    name: dialect.insert(_EVENTS)
+    .on_conflict_do_nothing(index_elements=["integration_id", "provider_event_id"])
+    .returning(_EVENTS.c.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_FIRST_ID = select(_EVENTS.c.id).where(
+    _EVENTS.c.integration_id == bindparam("integration_id"),
+    _EVENTS.c.provider_event_id == bindparam("provider_event_id"),
+)
 
 
 async def integration(session: AsyncSession, integration_id: str) -> Integration | None:
@@ -18,28 +41,34 @@ async def integration(session: AsyncSession, integration_id: str) -> Integration
     return await session.get(Integration, integration_id)
 
 
-async def insert_once(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Insert the event unless one with its (integration, provider event id) exists; concurrent
-    deliveries of one event race on the unique constraint and exactly one wins."""
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    stmt = (
-        dialect.insert(InboundEvent)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["integration_id", "provider_event_id"])
-        .returning(InboundEvent.id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+async def receiving_row(session: AsyncSession, integration_id: str) -> Any:
+    """The integration's columns that receiving a webhook needs (a row, or None)."""
+    result = await session.execute(_RECEIVING_ROW, {"integration_id": integration_id})
+    return result.first()
 
 
-async def by_provider_id(
-    session: AsyncSession, integration_id: str, provider_event_id: str
-) -> InboundEvent | None:
-    return await session.scalar(
-        select(InboundEvent).where(
-            InboundEvent.integration_id == integration_id,
-            InboundEvent.provider_event_id == provider_event_id,
-        )
+async def insert_many_once(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert each event unless one with its (integration, provider event id) exists, in one
+    statement; the ids of the rows stored. Concurrent deliveries of one event race on the unique
+    constraint and exactly one wins. Every row must have the same keys."""
+    stmt = _INSERT_ONCE["sqlite" if session.get_bind().dialect.name == "sqlite" else "postgresql"]
+    return set((await session.execute(stmt, rows)).scalars().all())
+
+
+async def first_ids(
+    session: AsyncSession, identities: list[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The stored event's id for each (integration id, provider event id) that has one."""
+    stmt = select(_EVENTS.c.integration_id, _EVENTS.c.provider_event_id, _EVENTS.c.id).where(
+        _EVENTS.c.integration_id.in_(sorted({i for i, _ in identities})),
+        _EVENTS.c.provider_event_id.in_(sorted({p for _, p in identities})),
     )
+    wanted = set(identities)
+    found: dict[tuple[str, str], str] = {}
+    for integration_id, provider_event_id, event_id in (await session.execute(stmt)).all():
+        if (integration_id, provider_event_id) in wanted:
+            found[(integration_id, provider_event_id)] = event_id
+    return found
 
 
 async def for_processing(session: AsyncSession, event_id: str) -> InboundEvent | None:

@@ -3,7 +3,7 @@ queue its processing in the same transaction, answer at once."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -12,21 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from interlink.config import Settings
 from interlink.db.engine import Database
 from interlink.errors import PayloadTooLarge, ServiceUnavailable
-from interlink.integrations import credentials as sealed
-from interlink.jobs.enqueue import enqueue
 from interlink.kit.clock import now
 from interlink.kit.crypto import Keyring
 from interlink.kit.ids import new_id
 from interlink.kit.ssrf import AddressPolicy, guarded_connector
-from interlink.models import InboundEvent, Integration
+from interlink.models import InboundEvent
 from interlink.observability import metrics
 from interlink.observability.context import current_request_id
 from interlink.providers.http import ProviderClient, RetryPolicy
 from interlink.providers.paypal_certs import CACHE, CertificateFetcher, CertificateUnavailable
 from interlink.providers.verifiers import SignatureInvalid
 from interlink.webhooks_in import handshakes, repository, verification
+from interlink.webhooks_in.cache import IntegrationCache, ReceivingIntegration
 from interlink.webhooks_in.exceptions import InboundIntegrationNotFound, SignatureRejected
 from interlink.webhooks_in.schemas import Receipt
+from interlink.webhooks_in.writer import InboundWriter
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +40,8 @@ class Receiver:
     db: Database
     settings: Settings
     keyring: Keyring
+    integrations: IntegrationCache
+    writer: InboundWriter
 
     def certificates(self) -> CertificateFetcher:
         policy = AddressPolicy(self.settings.provider_allowed_networks)
@@ -64,30 +66,35 @@ class Receiver:
 
 async def receive(
     receiver: Receiver,
-    session: AsyncSession,
+    request_session: Callable[[], AsyncSession],
     integration_id: str,
     headers: Mapping[str, str],
     body: bytes,
 ) -> Receipt:
     """Store a verified delivery once and queue it. A redelivery answers the first receipt;
     a delivery that fails verification is recorded as rejected (in its own transaction, since
-    the request's is rolled back) and refused."""
+    the request's is rolled back) and refused. The event is written by the receiver's group
+    commit and committed before this returns; ``request_session`` (the request's transaction)
+    is used only by a handshake that answers."""
     settings = receiver.settings
     if len(body) > settings.inbound_max_body_bytes:
         raise PayloadTooLarge(
             f"The webhook body exceeds {settings.inbound_max_body_bytes} bytes.", param="body"
         )
     # read without a write transaction: PayPal's check may fetch a certificate over the network
-    async with receiver.db.read_session() as read:
-        integration = await repository.integration(read, integration_id)
+    integration = await receiver.integrations.get(receiver.db, receiver.keyring, integration_id)
     if integration is None:
         raise InboundIntegrationNotFound(
             f"No integration {integration_id!r}.", param="integration_id"
         )
-    answered = await handshakes.answer(receiver.db, session, integration, headers, body)
-    if answered is not None:
-        return answered
-    config = verification.config_for(integration.connection_code, integration.settings)
+    if handshakes.expects(integration.connection_code):
+        async with receiver.db.read_session() as read:
+            row = await repository.integration(read, integration_id)
+        if row is not None:
+            answered = await handshakes.answer(receiver.db, request_session(), row, headers, body)
+            if answered is not None:
+                return answered
+    config = integration.config
     try:
         if config is None:
             raise SignatureInvalid(
@@ -95,24 +102,14 @@ async def receive(
                 f"connection {integration.connection_code!r} has no webhook verifier; set "
                 "settings.inbound.verifier",
             )
-        creds = (
-            sealed.unseal(
-                receiver.keyring,
-                integration.tenant_id,
-                integration.id,
-                integration.credentials_sealed,
-            )
-            if integration.credentials_sealed
-            else {}
-        )
         await verification.verify(
             config,
-            creds,
+            integration.credentials,
             headers,
             body,
             now=now(),
             tolerance=settings.inbound_tolerance_seconds,
-            certificates=receiver.certificates(),
+            certificates=receiver.certificates,
             lexoffice_public_key=settings.inbound_lexoffice_public_key,
         )
     except SignatureInvalid as exc:
@@ -124,20 +121,20 @@ async def receive(
         raise ServiceUnavailable(
             f"{exc} Retry later.", code="certificate_unavailable", headers={"Retry-After": "30"}
         ) from None
-    return await _store(session, integration, config, headers, body)
+    return await _store(receiver.writer, integration, config, headers, body)
 
 
 async def _store(
-    session: AsyncSession,
-    integration: Integration,
+    writer: InboundWriter,
+    integration: ReceivingIntegration,
     config: verification.InboundConfig,
     headers: Mapping[str, str],
     body: bytes,
 ) -> Receipt:
     identity = verification.identify(config, headers, body)
     event_id = new_id("inev")
-    inserted = await repository.insert_once(
-        session,
+    received_at = now()
+    stored_id, duplicate = await writer.store(
         {
             "id": event_id,
             "tenant_id": integration.tenant_id,
@@ -153,19 +150,14 @@ async def _store(
             ),
             "attempts": 0,
             "replays": 0,
-            "received_at": now(),
+            "received_at": received_at,
             "request_id": current_request_id(),
         },
     )
     connection = integration.connection_code
-    if not inserted:
+    if duplicate:
         metrics.INBOUND_RECEIVED.labels(connection, "duplicate").inc()
-        existing = await repository.by_provider_id(
-            session, integration.id, identity.provider_event_id
-        )
-        first_id = existing.id if existing is not None else event_id
-        return Receipt(id=first_id, duplicate=True)
-    await enqueue(session, PROCESS_JOB, key=f"inbound:{event_id}", event_id=event_id)
+        return Receipt(id=stored_id, duplicate=True)
     metrics.INBOUND_RECEIVED.labels(connection, "stored").inc()
     log.info(
         "inbound_event_stored",
@@ -179,7 +171,7 @@ async def _store(
 
 async def _record_rejection(
     db: Database,
-    integration: Integration,
+    integration: ReceivingIntegration,
     config: verification.InboundConfig | None,
     headers: Mapping[str, str],
     body: bytes,

@@ -13,7 +13,7 @@ options (the HMAC scheme, Lexoffice's public key, event id and type fields) live
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,11 +92,12 @@ async def verify(
     *,
     now: datetime,
     tolerance: int,
-    certificates: CertificateFetcher,
+    certificates: Callable[[], CertificateFetcher],
     lexoffice_public_key: str | None,
 ) -> None:
     """Raise ``SignatureInvalid`` unless the delivery is authentic (PayPal may also raise
-    ``CertificateUnavailable`` when its certificate cannot be fetched now)."""
+    ``CertificateUnavailable`` when its certificate cannot be fetched now). ``certificates``
+    makes PayPal's certificate fetcher, only when a PayPal delivery needs one."""
     secret = _str(credentials.get("webhook_secret"))
     kind = config.verifier
     if kind == "stripe":
@@ -122,7 +123,7 @@ async def verify(
         webhook_id = _str(credentials.get("webhook_id"))
         if webhook_id is None:
             raise SignatureInvalid("not_configured", "the integration has no PayPal webhook_id")
-        pem = await certificates.get(verifiers.paypal_cert_url(headers))
+        pem = await certificates().get(verifiers.paypal_cert_url(headers))
         verifiers.verify_paypal(headers, body, webhook_id, pem, now=now, tolerance=tolerance)
     else:
         verifiers.verify_hmac(headers, body, secret, config.hmac(), now=now)
