@@ -10,9 +10,11 @@ transaction, each to ``ENDPOINTS`` endpoints. "Down" is the receiver answering `
 keeps the run short: a throttling answer with ``Retry-After`` pauses the endpoint
 (``paused_until``) instead of applying the retry schedule (5 s, 5 min, 30 min, ...), and while it
 is paused the dispatcher moves its due rows to the end of the pause in one statement, spending
-no attempt on them. The pause starts when a refusal is recorded, so the sends made before that
-are refused too (``refused_requests``). A plain connection refusal would put every delivery on
-the schedule instead (its second attempt 5 minutes later)."""
+no attempt on them; a refused delivery itself is retried after ``Retry-After`` too. The pause
+starts when a refusal is recorded, so the sends made before that are refused as well
+(``refused_requests``: with a fast publisher, possibly the whole backlog once). A plain
+connection refusal would put every delivery on the schedule instead (its second attempt 5
+minutes after the first)."""
 
 from __future__ import annotations
 
@@ -102,9 +104,10 @@ async def run(
             "events": events,
             "deliveries": total,
             "mechanism": (
-                f"receiver answers 503 with Retry-After: {RETRY_AFTER} while down: Interlink "
-                "pauses each endpoint (paused_until) and holds its backlog there without spending "
-                "attempts, instead of the 5 s / 5 min / 30 min retry schedule"
+                f"receiver answers 503 with Retry-After: {RETRY_AFTER} while down; Interlink "
+                "honours it instead of its 5 s / 5 min / 30 min schedule: a refused delivery is "
+                "retried after Retry-After, and the endpoint is paused (paused_until) so its "
+                "other due rows wait for the pause without spending attempts"
             ),
             "publish_events_per_s": round(events / publish_s, 1),
             "publish_deadlocks_retried": deadlocks,
