@@ -1,11 +1,12 @@
 """S4 head-of-line: one endpoint answering in 2 s among fast ones. The fast endpoints' latency
 (accept → the receiver's first byte) is measured three times in one worker process, at the same
 steady rate: with no slow endpoint subscribed; with a slow endpoint on another host (a second
-receiver process); with a slow endpoint on the fast ones' own host and port, where it also
-competes for the delivery client's per-host connections. (The fan-out skips an endpoint not
-subscribed to the type; its queued deliveries are still sent, and waited for between phases.)
-The figures are the fast endpoints' p99 with the slow one as a ratio to their p99 without it:
-~1 when a slow endpoint holds nothing but its own share of the sends.
+receiver process on another port, which the HTTP client pools as another host); with a slow
+endpoint on the fast ones' own host and port, where it also competes for the delivery client's
+per-host connections. (The fan-out skips an endpoint not subscribed to the type; its queued
+deliveries are still sent, and waited for between phases.) The figures are the fast endpoints'
+p99 with the slow one as a ratio to their p99 without it: ~1 when a slow endpoint holds nothing
+but its own share of the sends.
 
 The rate is above what the slow endpoint can take (32 sends in flight over 2 s: 16/s), so its
 rows pile up as due rows that the dispatcher must step over: the head-of-line case."""
