@@ -166,7 +166,7 @@ def machine() -> dict[str, Any]:
 
 async def run(quick: bool, backends: list[str]) -> dict[str, Any]:
     cases = s2_cases(quick)
-    steady_s = 3.0 if quick else 10.0
+    steady_s = s2_steady_s(quick)
     results: dict[str, Any] = {
         "scenario": "S2 outbound fan-out, end to end",
         "quick": quick,
@@ -219,12 +219,16 @@ def s2_cases(quick: bool) -> list[tuple[int, int]]:
     return [(400, 1), (80, 10)] if quick else [(3000, 1), (400, 10)]
 
 
+def s2_steady_s(quick: bool) -> float:
+    return 3.0 if quick else 10.0
+
+
 async def run_diy(quick: bool, s2: dict[str, Any]) -> dict[str, Any]:
     """S2's cases delivered by an arq worker over Redis; Interlink's S2 figures as ratios to it."""
     reason = await diy_arq.reachable()
     if reason is not None:
         return {"skipped": reason}
-    steady_s = 2.0 if quick else 10.0
+    steady_s = s2_steady_s(quick)  # as Interlink's S2
     entry: dict[str, Any] = {
         "what": "arq task per delivery over Redis: Standard Webhooks HMAC-SHA256, aiohttp POST",
         "worker_jobs_in_flight": diy_arq.CONCURRENCY,
@@ -235,7 +239,10 @@ async def run_diy(quick: bool, s2: dict[str, Any]) -> dict[str, Any]:
     }
     async with receiver_process() as receiver:
         for events, endpoints in s2_cases(quick):
-            case = await diy_arq.run_case(receiver, events, endpoints, PAYLOAD, steady_s)
+            try:
+                case = await diy_arq.run_case(receiver, events, endpoints, PAYLOAD, steady_s)
+            except (RuntimeError, OSError) as exc:  # the worker did not start, Redis went away
+                return {"skipped": f"the arq worker failed: {type(exc).__name__}: {exc}"}
             ratios: dict[str, Any] = {}
             for backend, found in s2["backends"].items():
                 for c in found.get("cases", []):
