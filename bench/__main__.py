@@ -1,7 +1,10 @@
-"""``python -m bench [--quick]``: every scenario of docs/BENCHMARKS (shared) that exists, on SQLite
-and, when reachable, PostgreSQL, in this order: S0 calibration (raw commit rate) with J1 the job
-queue, S1 inbound (beside the bare Starlette verify + insert), S2 outbound fan-out (beside the
-bare durable loop), S5 payments (replay cost as a ratio to the first request).
+"""``python -m bench [--quick]``: every scenario of docs/BENCHMARKS (shared), on SQLite and, when
+reachable, PostgreSQL, in this order: S0 calibration (raw commit rate) with J1 the job queue, S1
+inbound (beside the bare Starlette verify + insert), S2 outbound fan-out (beside the bare durable
+loop, and beside an arq worker over Redis when Redis is reachable), S3 backlog (drain rate beside
+the bare loop), S4 head-of-line (fast endpoints' p99 with a 2 s endpoint vs without), S5 payments
+(replay cost as a ratio to the first request). With ``--quick``, S3 and S4 run on one backend
+(PostgreSQL when reachable) to stay within two minutes.
 
 Every Interlink figure is reported beside a baseline measured in the same run on the same machine
 and database; only the ratios are meant to be compared between machines. Writes
@@ -27,7 +30,17 @@ from typing import Any
 
 import asyncpg
 
-from bench import baseline, chart, outbound, queue, s1_inbound, s5_payments
+from bench import (
+    baseline,
+    chart,
+    diy_arq,
+    outbound,
+    queue,
+    s1_inbound,
+    s3_backlog,
+    s4_head_of_line,
+    s5_payments,
+)
 from interlink.db.migrations import upgrade
 from interlink.observability.logging import configure as configure_logs
 
@@ -36,6 +49,9 @@ PG_ADMIN_DSN = os.environ.get(
     "INTERLINK_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 PAYLOAD = 900  # bytes of padding: about 1 KiB per envelope
+# S4: "the fast ones' p99 must not move"; on a shared 2-core machine a p99 of a few hundred
+# samples moves by tens of percent on its own, so "not moved" is read as within 1.5x
+S4_TARGET = 1.5
 
 
 @asynccontextmanager
@@ -114,6 +130,18 @@ async def run_s5(quick: bool, backends: list[str]) -> dict[str, Any]:
     return results
 
 
+def _optional_versions() -> list[str]:
+    """The bench extra's packages that are installed (arq and its Redis client)."""
+    found = []
+    for name in ("arq", "redis"):
+        try:
+            version(name)
+        except Exception:  # noqa: S112 - not installed: not listed
+            continue
+        found.append(name)
+    return found
+
+
 def machine() -> dict[str, Any]:
     return {
         "cores": os.cpu_count(),
@@ -130,14 +158,15 @@ def machine() -> dict[str, Any]:
                 "sqlalchemy",
                 "asyncpg",
                 "aiosqlite",
+                *_optional_versions(),
             )
         },
     }
 
 
 async def run(quick: bool, backends: list[str]) -> dict[str, Any]:
-    cases = [(400, 1), (80, 10)] if quick else [(3000, 1), (400, 10)]
-    steady_s = 3.0 if quick else 10.0
+    cases = s2_cases(quick)
+    steady_s = s2_steady_s(quick)
     results: dict[str, Any] = {
         "scenario": "S2 outbound fan-out, end to end",
         "quick": quick,
@@ -149,11 +178,7 @@ async def run(quick: bool, backends: list[str]) -> dict[str, Any]:
             "payload_bytes": "about 1 KiB",
             "event_type": outbound.EVENT_TYPE,
         },
-        "not_run": {
-            "S2 celery_arq_diy": "not implemented: no Redis-based DIY comparison yet",
-            "S3 backlog": "not implemented yet (100k queued deliveries, receiver down then back)",
-            "S4 head-of-line": "not implemented yet (one 2 s endpoint among fast ones)",
-        },
+        "not_run": {},
         "backends": {},
     }
     async with receiver_process() as receiver:
@@ -190,6 +215,85 @@ async def run(quick: bool, backends: list[str]) -> dict[str, Any]:
     return results
 
 
+def s2_cases(quick: bool) -> list[tuple[int, int]]:
+    return [(400, 1), (80, 10)] if quick else [(3000, 1), (400, 10)]
+
+
+def s2_steady_s(quick: bool) -> float:
+    return 3.0 if quick else 10.0
+
+
+async def run_diy(quick: bool, s2: dict[str, Any]) -> dict[str, Any]:
+    """S2's cases delivered by an arq worker over Redis; Interlink's S2 figures as ratios to it."""
+    reason = await diy_arq.reachable()
+    if reason is not None:
+        return {"skipped": reason}
+    steady_s = s2_steady_s(quick)  # as Interlink's S2
+    entry: dict[str, Any] = {
+        "what": "arq task per delivery over Redis: Standard Webhooks HMAC-SHA256, aiohttp POST",
+        "worker_jobs_in_flight": diy_arq.CONCURRENCY,
+        "poll_delay_s": diy_arq.POLL_DELAY,
+        "redis": diy_arq.REDIS_URL,
+        "target_ratio": 3.0,
+        "cases": [],
+    }
+    async with receiver_process() as receiver:
+        for events, endpoints in s2_cases(quick):
+            try:
+                case = await diy_arq.run_case(receiver, events, endpoints, PAYLOAD, steady_s)
+            except Exception as exc:  # the worker did not start, Redis went away: reported
+                return {"skipped": f"the arq worker failed: {type(exc).__name__}: {exc}"}
+            ratios: dict[str, Any] = {}
+            for backend, found in s2["backends"].items():
+                for c in found.get("cases", []):
+                    if c["endpoints"] == endpoints and case["deliveries_per_s"]:
+                        ratios[backend] = {
+                            "interlink_deliveries_per_s": c["deliveries_per_s"],
+                            "ratio": round(c["deliveries_per_s"] / case["deliveries_per_s"], 3),
+                            "drain_ratio": round(
+                                c["drain_deliveries_per_s"] / case["drain_deliveries_per_s"], 3
+                            ),
+                        }
+            case["interlink_vs_diy"] = ratios
+            entry["cases"].append(case)
+    return entry
+
+
+def heavy_backends(quick: bool, backends: list[str], pg_ok: bool) -> list[str]:
+    """S3 and S4's backends: all of them, or in a quick run the production one only."""
+    if not quick:
+        return backends
+    if "postgresql" in backends and pg_ok:
+        return ["postgresql"]
+    return ["sqlite"] if "sqlite" in backends else backends[:1]
+
+
+async def run_s3(quick: bool, backends: list[str]) -> dict[str, Any]:
+    deliveries = 1_000 if quick else 100_000
+    results: dict[str, Any] = {}
+    async with receiver_process() as receiver:
+        for backend in backends:
+            if backend == "postgresql" and (reason := await pg_reachable()) is not None:
+                results[backend] = {"skipped": f"PostgreSQL unreachable: {reason}"}
+                continue
+            async with database(backend) as (url, raw):
+                results[backend] = await s3_backlog.run(url, raw, receiver, deliveries, PAYLOAD)
+    return results
+
+
+async def run_s4(quick: bool, backends: list[str]) -> dict[str, Any]:
+    seconds = 2.0 if quick else 10.0
+    results: dict[str, Any] = {}
+    async with receiver_process() as receiver, receiver_process() as other:
+        for backend in backends:
+            if backend == "postgresql" and (reason := await pg_reachable()) is not None:
+                results[backend] = {"skipped": f"PostgreSQL unreachable: {reason}"}
+                continue
+            async with database(backend) as (url, _raw):
+                results[backend] = await s4_head_of_line.run(url, receiver, other, seconds, PAYLOAD)
+    return results
+
+
 def print_table(results: dict[str, Any]) -> None:
     header = (
         f"{'backend':<11}{'endpoints':>10}{'deliveries':>11}{'interlink/s':>13}{'bare/s':>10}"
@@ -212,6 +316,56 @@ def print_table(results: dict[str, Any]) -> None:
             )
     for name, why in results["not_run"].items():
         print(f"not run: {name}: {why}")
+
+
+def print_scenarios(results: dict[str, Any]) -> None:
+    """S2 beside the DIY arq worker, S3 backlog and S4 head-of-line, one block each."""
+    diy = results["S2_diy"]
+    print("S2 beside what a team would build instead (arq over Redis, same receiver)")
+    if "skipped" in diy:
+        print(f"  skipped: {diy['skipped']}")
+    for c in diy.get("cases", []):
+        ledger = "balanced" if c["ledger"]["balanced"] else "VOID (unbalanced)"
+        ratios = ", ".join(
+            f"{b} {r['interlink_deliveries_per_s']}/s = {r['ratio']}x"
+            for b, r in c["interlink_vs_diy"].items()
+        )
+        print(
+            f"  x{c['endpoints']:<3} diy {c['deliveries_per_s']}/s (drain "
+            f"{c['drain_deliveries_per_s']}/s, p50/p99 "
+            f"{c['latency_ms_p50']}/{c['latency_ms_p99']} ms, rss "
+            f"{c['worker_rss_mib']} MiB, {ledger}); interlink: {ratios or 'no S2 figure'}"
+        )
+    print()
+    print("S3 backlog: receiver down while the backlog is queued, then back")
+    for backend, r in results["S3"].items():
+        if "skipped" in r:
+            print(f"  {backend:<11}{r['skipped']}")
+            continue
+        ledger = "balanced" if r["ledger"]["balanced"] else "VOID (unbalanced)"
+        print(
+            f"  {backend:<11}{r['deliveries']} deliveries to {r['endpoints']} endpoints: drain "
+            f"{r['drain_from_first_arrival_per_s']}/s vs bare loop "
+            f"{r['bare_loop_deliveries_per_s']}/s = {r['ratio_vs_bare_loop']} (first delivery "
+            f"{r['recovery_s']} s after the return, {r['drain_deliveries_per_s']}/s counted from "
+            f"the return; {r['refused_requests']} requests refused while down), {ledger}"
+        )
+    if results["S3"]:
+        print(f"  how: {next(iter(results['S3'].values())).get('mechanism', '')}")
+    print()
+    print("S4 head-of-line: fast endpoints' latency with a 2 s endpoint vs without")
+    for backend, r in results["S4"].items():
+        if "skipped" in r:
+            print(f"  {backend:<11}{r['skipped']}")
+            continue
+        ledger = "balanced" if r["ledger"]["balanced"] else "VOID (unbalanced)"
+        w, o, same = r["without_slow"], r["slow_on_other_host"], r["slow_on_same_host"]
+        print(
+            f"  {backend:<11}p50/p99 ms without {w['fast_ms_p50']}/{w['fast_ms_p99']}; slow on "
+            f"another host {o['fast_ms_p50']}/{o['fast_ms_p99']} (p99 ratio {r['fast_p99_ratio']})"
+            f"; slow on the same host {same['fast_ms_p50']}/{same['fast_ms_p99']} (p99 ratio "
+            f"{r['fast_p99_ratio_same_host']}), {ledger}"
+        )
 
 
 def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -269,6 +423,55 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                     "p50_ms": case["latency_ms_p50"],
                     "p99_ms": case["latency_ms_p99"],
                     "void": case["void"],
+                }
+            )
+    for case in results["S2_diy"].get("cases", []):
+        for backend, r in case["interlink_vs_diy"].items():
+            rows.append(
+                {
+                    "scenario": f"S2 vs arq DIY x{case['endpoints']}",
+                    "backend": backend,
+                    "value": r["interlink_deliveries_per_s"],
+                    "baseline": case["deliveries_per_s"],
+                    "ratio": r["ratio"],
+                    "target": results["S2_diy"]["target_ratio"],
+                    "void": case["void"],
+                }
+            )
+    for backend, s3 in results["S3"].items():
+        if "skipped" in s3:
+            continue
+        rows.append(
+            {
+                "scenario": "S3 backlog drain/s",
+                "backend": backend,
+                "value": s3["drain_from_first_arrival_per_s"],
+                "baseline": s3["bare_loop_deliveries_per_s"],
+                "ratio": s3["ratio_vs_bare_loop"],
+                "target": None,
+                "void": s3["void"],
+            }
+        )
+    for backend, s4 in results["S4"].items():
+        if "skipped" in s4:
+            continue
+        void = not s4["ledger"]["balanced"]
+        for label, key, phase in (
+            ("S4 fast p99, slow elsewhere", "fast_p99_ratio", "slow_on_other_host"),
+            ("S4 fast p99, slow same host", "fast_p99_ratio_same_host", "slow_on_same_host"),
+        ):
+            rows.append(
+                {
+                    "scenario": label,
+                    "backend": backend,
+                    "value": s4[phase]["fast_ms_p99"],
+                    "baseline": s4["without_slow"]["fast_ms_p99"],
+                    "ratio": s4[key],
+                    "target": S4_TARGET,
+                    "lower_is_better": True,
+                    "p50_ms": s4[phase]["fast_ms_p50"],
+                    "p99_ms": s4[phase]["fast_ms_p99"],
+                    "void": void,
                 }
             )
     for backend, s5 in results["S5"].items():
@@ -342,16 +545,36 @@ def main() -> None:
     configure_logs("warning")  # S5 runs the app in this process: its request lines are noise here
     started = time.monotonic()
     calibration = asyncio.run(queue.run(args.quick, backends))  # S0 first: the baselines
+    seconds = {"S0+J1": time.monotonic() - started}
+    mark = time.monotonic()
     s1 = asyncio.run(run_s1(args.quick, backends))
+    seconds["S1"], mark = time.monotonic() - mark, time.monotonic()
     results = asyncio.run(run(args.quick, backends))
-    results["scenario"] = "make bench: S0, J1, S1, S2, S5"
+    seconds["S2"], mark = time.monotonic() - mark, time.monotonic()
+    results["scenario"] = "make bench: S0, J1, S1, S2 (+ arq DIY), S3, S4, S5"
     results["queue"] = calibration
     results["S1"] = s1
+    results["S2_diy"] = asyncio.run(run_diy(args.quick, results))
+    seconds["S2 arq DIY"], mark = time.monotonic() - mark, time.monotonic()
+    heavy = heavy_backends(args.quick, backends, asyncio.run(pg_reachable()) is None)
+    results["S3"] = asyncio.run(run_s3(args.quick, heavy))
+    seconds["S3"], mark = time.monotonic() - mark, time.monotonic()
+    results["S4"] = asyncio.run(run_s4(args.quick, heavy))
+    seconds["S4"], mark = time.monotonic() - mark, time.monotonic()
     results["S5"] = asyncio.run(run_s5(args.quick, backends))
+    seconds["S5"] = time.monotonic() - mark
+    if "skipped" in results["S2_diy"]:
+        results["not_run"]["S2 arq DIY"] = results["S2_diy"]["skipped"]
+    for backend in backends:
+        if backend not in heavy:
+            results["not_run"][f"S3, S4 on {backend}"] = "quick run: one backend only"
     results["summary"] = summary_rows(results)
     results["seconds"] = round(time.monotonic() - started, 1)
+    results["seconds_by_scenario"] = {k: round(v, 1) for k, v in seconds.items()}
     print()
     print_table(results)
+    print()
+    print_scenarios(results)
     print()
     queue.print_table(results["queue"])
     print()
