@@ -157,10 +157,14 @@ class Worker:
 
     async def _execute(self, job: ClaimedJob) -> None:
         bind_request_id(job.request_id)
-        spec = registry.get(job.name)
         started = time.perf_counter()
         outcome = "done"
         try:
+            try:
+                spec = registry.get(job.name)  # imports a built-in job's module on first use
+            except Exception as exc:
+                outcome = await self._fail(job, f"the module of job {job.name!r} failed: {exc}")
+                return
             if spec is None:
                 outcome = await self._fail(job, f"no job named {job.name!r} is registered here")
                 return
