@@ -118,7 +118,8 @@ class Worker:
         dsn = self.settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         try:
             self._listener = await asyncpg.connect(dsn, timeout=self.settings.db_connect_timeout)
-            await self._listener.add_listener(notify.CHANNEL, lambda *_: self._wake.set())
+            # wakes this worker and whatever else in the process waits on new jobs
+            await self._listener.add_listener(notify.CHANNEL, lambda *_: notify.wake_local())
         except Exception as exc:
             # polling still finds every job; only the wake-up latency suffers
             log.warning("worker_listen_failed", error=str(exc))
