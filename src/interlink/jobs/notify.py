@@ -41,10 +41,12 @@ def remove_callback(callback: Callable[[], None]) -> None:
 
 
 def wake_local() -> None:
-    for waiter in _local_waiters:
-        waiter.set()
+    # callbacks first: a running dispatcher then claims (and absorbs its wake-up jobs) before
+    # the workers' claims, which skip the rows it locks
     for callback in list(_callbacks):
         callback()
+    for waiter in _local_waiters:
+        waiter.set()
 
 
 @event.listens_for(Session, "after_commit")

@@ -168,7 +168,9 @@ class Dispatcher:
         self._absorb_after = 0.0
 
     def poke(self) -> None:
-        """A wake-up arrived while a run is in progress: claim again."""
+        """A wake-up arrived while a run is in progress: claim again, absorbing the wake-up
+        jobs now queued (before the worker spends a claim and a job run on each)."""
+        self._absorb_after = 0.0
         self._poked.set()
         self._claimable.set()
 
