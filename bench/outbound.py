@@ -142,6 +142,11 @@ async def _wait_for_worker(db: Database, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the interlink worker did not start within 30 s")
 
 
+def _cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -188,6 +193,7 @@ async def run_case(
         # compares with (the end-to-end figure above also includes the publishers' own rate)
         await receiver.reset()
         proc.send_signal(signal.SIGSTOP)
+        publish_cpu = time.process_time()
         try:
             backlog = iter(range(10**6, 10**6 + events))
 
@@ -197,9 +203,14 @@ async def run_case(
 
             await asyncio.gather(*(frozen_publisher() for _ in range(PUBLISHERS)))
         finally:
+            # this process's CPU per published event (publish + commit, no worker running)
+            publish_cpu = time.process_time() - publish_cpu
+            worker_cpu = _cpu_seconds(proc.pid)
             resumed = time.time()
             proc.send_signal(signal.SIGCONT)
         drain_delivered = await _wait_delivered(receiver, expected, within=600)
+        # the worker's CPU per delivery while it drains the backlog
+        worker_cpu = _cpu_seconds(proc.pid) - worker_cpu
         drain_arrivals = await receiver.get("/_arrivals")
         drain_last = max((row[2] for row in drain_arrivals), default=time.time())
         drain = drain_delivered / max(1e-6, drain_last - resumed)
@@ -246,6 +257,8 @@ async def run_case(
             "latency_ms_p99": round(_percentile(latencies, 0.99), 2),
             "latency_ms_mean": round(statistics.fmean(latencies), 2) if latencies else None,
             "worker_rss_mib": round(rss, 1),
+            "worker_cpu_ms_per_delivery": round(1000 * worker_cpu / max(1, drain_delivered), 3),
+            "publish_cpu_ms_per_event": round(1000 * publish_cpu / max(1, events), 3),
             "ledger": {
                 "published": published,
                 "delivery_rows": rows,

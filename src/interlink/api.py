@@ -31,15 +31,3 @@ v1.include_router(payments.reconciliation_runs)
 v1.include_router(fulfillment.orders)
 v1.include_router(fulfillment.product_mappings)
 v1.include_router(fulfillment.labs)
-
-# job modules whose @job / schedule declarations must be registered in every process
-JOB_MODULES = (
-    "interlink.jobs.tasks",
-    "interlink.idempotency.tasks",
-    "interlink.integrations.tasks",
-    "interlink.webhooks_in.tasks",
-    "interlink.webhooks_out.tasks",
-    "interlink.payments.sync",
-    "interlink.payments.reconciliation",
-    "interlink.fulfillment.tasks",
-)

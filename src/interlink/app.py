@@ -3,7 +3,6 @@ embedded ``serve`` mode — a worker in the same process."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,13 +13,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interlink import __version__
-from interlink.api import JOB_MODULES, v1
+from interlink.api import v1
 from interlink.auth.rate_limit import KeyRateLimiter
 from interlink.auth.usage import UsageRecorder
 from interlink.config import Settings, get_settings
 from interlink.db.engine import Database
 from interlink.errors import AppError, ErrorBody, InvalidRequest, NotFound, ValidationFailed
 from interlink.integrations.runtime import close_runtime
+from interlink.jobs import manifest
 from interlink.jobs.worker import Worker
 from interlink.keyring import load_keyring
 from interlink.observability.endpoints import router as operations
@@ -39,8 +39,9 @@ Authenticate with `Authorization: Bearer ik_test_…`. Every error has the shape
 
 
 def import_job_modules(settings: Settings) -> None:
-    for module in (*JOB_MODULES, *settings.job_modules):
-        importlib.import_module(module)
+    """Every job module, built-in and configured: the API process imports them all at start (a
+    worker imports only the configured ones, and a built-in one on its first job)."""
+    manifest.import_modules((*manifest.JOB_MODULES, *settings.job_modules))
 
 
 def _request_id(request: Request) -> str | None:

@@ -10,12 +10,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.exc import DBAPIError
 
 from interlink.config import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from interlink.jobs.worker import Worker
 
 T = TypeVar("T")
 
@@ -144,25 +147,33 @@ def api(host: str | None, port: int | None) -> None:
     _serve(settings, embedded_worker=False)
 
 
-async def _run_worker(settings: Settings, concurrency: int | None) -> None:
-    from interlink.app import import_job_modules
+def build_worker(settings: Settings, concurrency: int | None) -> Worker:
+    """A worker process loads only what running jobs needs: the configured job modules now,
+    and each built-in job's module on its first run (``jobs/manifest.py``). Never the API."""
     from interlink.db.engine import Database
+    from interlink.jobs import manifest
     from interlink.jobs.worker import Worker
 
-    import_job_modules(settings)
-    db = Database(settings)
-    worker = Worker(db, settings, concurrency=concurrency)
+    manifest.import_modules(settings.job_modules)
+    return Worker(Database(settings), settings, concurrency=concurrency)
+
+
+async def _run_worker(settings: Settings, concurrency: int | None) -> None:
+    worker = build_worker(settings, concurrency)
+    db = worker.db
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.request_stop)
     try:
         await worker.run_until_stopped()
     finally:
-        from interlink.integrations.runtime import close_runtime
-        from interlink.webhooks_out.client import close_shared_clients
-
-        await close_runtime(db)
-        await close_shared_clients()
+        # only what the jobs that ran have loaded: shutting down imports nothing new
+        runtime = sys.modules.get("interlink.integrations.runtime")
+        if runtime is not None:
+            await runtime.close_runtime(db)
+        client = sys.modules.get("interlink.webhooks_out.client")
+        if client is not None:
+            await client.close_shared_clients()
         await db.dispose()
 
 

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # in-flight deliveries per worker process: to one endpoint, and in all
     webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=256)
     webhook_max_concurrency: int = Field(default=256, ge=1, le=4096)
+    # a drained dispatcher run waits this long for new deliveries before it ends
+    webhook_dispatch_linger_seconds: float = Field(default=1.0, ge=0, le=60)
     webhook_disable_after_days: float = Field(default=5.0, gt=0)
     webhook_retention_days: int = Field(default=30, ge=1)
 

@@ -67,7 +67,12 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def wh_settings(settings: Settings) -> Settings:
-    return make_settings(settings.database_url, webhook_allowed_networks=ALLOW_LOOPBACK)
+    # runs end as soon as they are drained: tests drive them one at a time
+    return make_settings(
+        settings.database_url,
+        webhook_allowed_networks=ALLOW_LOOPBACK,
+        webhook_dispatch_linger_seconds=0,
+    )
 
 
 @pytest.fixture(scope="session")

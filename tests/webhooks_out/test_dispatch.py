@@ -153,3 +153,61 @@ async def test_wake_ups_queued_during_a_run_are_absorbed_by_its_claims(
         )
     assert left == 0
     assert len(await receiver.log(f"/ok/{unique}")) == 5
+
+
+async def test_a_changed_endpoint_is_read_again_by_the_next_claim_not_taken_from_the_cache(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    endpoint = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}/before"))
+    dispatcher = make_dispatcher(db, wh_settings)
+    await publish(wh_client, key)
+    assert await dispatcher.run() == 1
+    assert endpoint["id"] in dispatcher._targets  # the target is cached after the first send
+
+    changed = await wh_client.put(
+        f"/v1/webhooks/{endpoint['id']}",
+        json={"url": receiver.url(f"/ok/{unique}/after"), "headers": {"X-Tenant": "t1"}},
+        headers=key.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    await publish(wh_client, key)
+    assert await dispatcher.run() == 1
+
+    assert len(await receiver.log(f"/ok/{unique}/before")) == 1
+    [request] = await receiver.log(f"/ok/{unique}/after")
+    assert {k.lower(): v for k, v in request["headers"].items()}["x-tenant"] == "t1"
+
+
+async def test_a_drained_run_lingers_and_sends_an_event_published_meanwhile_at_once(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    lingering = wh_settings.model_copy(update={"webhook_dispatch_linger_seconds": 60.0})
+    dispatcher = make_dispatcher(db, lingering)
+    stopping = asyncio.Event()
+    run = asyncio.create_task(dispatcher.run(stopping))
+    try:
+        await asyncio.sleep(0.2)  # nothing due: the run is idle, waiting
+        assert dispatcher.active
+        # the publishing commit pokes the run in progress: no worker runs the wake-up job
+        await publish(wh_client, key)
+        deadline = time.monotonic() + 10
+        while not await receiver.log(f"/ok/{unique}"):
+            assert time.monotonic() < deadline, "the lingering run did not send the event"
+            await asyncio.sleep(0.02)
+        assert not run.done()
+    finally:
+        stopping.set()
+        sent = await asyncio.wait_for(run, timeout=5)
+    assert sent == 1
+    assert not dispatcher.active

@@ -6,13 +6,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import redis.asyncio
 import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+
+if TYPE_CHECKING:
+    import redis.asyncio
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +42,8 @@ class KeyRateLimiter:
     def __init__(self, default: str, redis_url: str | None = None) -> None:
         self._pool: redis.asyncio.ConnectionPool | None = None
         if redis_url:
+            import redis.asyncio  # only with Redis configured: a worker without it never loads it
+
             # our own pool (redis-py, already a dependency) so that shutdown can close it
             self._pool = redis.asyncio.ConnectionPool.from_url(redis_url)
             # limits types its pass-through client options as scalars; a pool is accepted

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from interlink.jobs import registry
+from interlink.jobs import manifest, registry
 from interlink.jobs.registry import JobFn
 
 _subscribers: dict[str, list[str]] = {}
@@ -31,4 +31,10 @@ def subscribe(*event_types: str) -> Callable[[JobFn], JobFn]:
 
 
 def jobs_for(event_type: str) -> tuple[str, ...]:
-    return tuple(_subscribers.get(event_type, ()))
+    """The subscribers of ``event_type``: built-in ones (``manifest``, imported or not) and
+    those registered by imported modules."""
+    builtin = manifest.SUBSCRIPTIONS.get(event_type, ())
+    registered = _subscribers.get(event_type)
+    if not registered:
+        return builtin
+    return tuple(dict.fromkeys((*builtin, *registered)))

@@ -8,6 +8,7 @@ delivered when (and only if) it commits and reaches workers in every process. Wi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -17,6 +18,7 @@ CHANNEL = "interlink_jobs"
 ENQUEUED_FLAG = "interlink.jobs_enqueued"
 
 _local_waiters: set[asyncio.Event] = set()
+_callbacks: set[Callable[[], None]] = set()
 
 
 def add_waiter(waiter: asyncio.Event) -> None:
@@ -27,7 +29,22 @@ def remove_waiter(waiter: asyncio.Event) -> None:
     _local_waiters.discard(waiter)
 
 
+def add_callback(callback: Callable[[], None]) -> None:
+    """Called on every wake-up this process sees: a local commit that enqueued, or (in a worker
+    on PostgreSQL) a notification. A running delivery dispatcher claims at once on it instead of
+    waiting for the worker to claim and run the wake-up job."""
+    _callbacks.add(callback)
+
+
+def remove_callback(callback: Callable[[], None]) -> None:
+    _callbacks.discard(callback)
+
+
 def wake_local() -> None:
+    # callbacks first: a running dispatcher then claims (and absorbs its wake-up jobs) before
+    # the workers' claims, which skip the rows it locks
+    for callback in list(_callbacks):
+        callback()
     for waiter in _local_waiters:
         waiter.set()
 

@@ -1,8 +1,12 @@
-"""The job and schedule registries, filled by ``@job`` and ``schedule`` at import time."""
+"""The job and schedule registries, filled by ``@job`` and ``schedule`` at import time.
+
+A built-in job whose module is not imported yet is still known: ``manifest`` names its module,
+which ``get`` imports on first use, and lists its schedules."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.config import Settings
 from interlink.db.engine import Database
+from interlink.jobs import manifest
 
 
 @dataclass(frozen=True)
@@ -93,15 +98,29 @@ def schedule(name: str, cron: str, job_name: str) -> None:
 
 
 def get(name: str) -> JobSpec | None:
-    return _jobs.get(name)
+    """The job's spec, importing its module first if it is a built-in job not loaded yet."""
+    spec = _jobs.get(name)
+    if spec is None and name in manifest.JOBS:
+        importlib.import_module(manifest.JOBS[name])
+        spec = _jobs.get(name)
+    return spec
+
+
+def known(name: str) -> bool:
+    """Whether ``name`` is a job this process can run, without importing anything."""
+    return name in _jobs or name in manifest.JOBS
 
 
 def names() -> list[str]:
+    """The jobs registered so far (imported modules only)."""
     return sorted(_jobs)
 
 
 def schedules() -> list[ScheduleSpec]:
-    return list(_schedules.values())
+    """Every built-in schedule, whether its module is imported or not, and those registered."""
+    found = {name: ScheduleSpec(name, cron, job) for name, cron, job in manifest.SCHEDULES}
+    found.update(_schedules)
+    return list(found.values())
 
 
 def bind_log(ctx: JobContext) -> Any:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from croniter import croniter
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.jobs import registry
@@ -21,18 +22,22 @@ def next_after(cron: str, after: datetime) -> datetime:
 
 
 async def sync(session: AsyncSession) -> None:
-    """Make the table match the registered schedules (new ones added, changed crons updated)."""
+    """Make the table match the registered schedules (new ones added, changed crons updated).
+    Workers starting together may both add a row: the second insert is a no-op."""
     existing = {s.name: s for s in (await session.scalars(select(Schedule))).all()}
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
     for spec in registry.schedules():
         row = existing.get(spec.name)
         if row is None:
-            session.add(
-                Schedule(
+            await session.execute(
+                dialect.insert(Schedule)
+                .values(
                     name=spec.name,
                     cron=spec.cron,
                     job_name=spec.job_name,
                     next_run_at=next_after(spec.cron, now()),
                 )
+                .on_conflict_do_nothing(index_elements=["name"])
             )
         elif row.cron != spec.cron or row.job_name != spec.job_name:
             row.cron, row.job_name = spec.cron, spec.job_name
@@ -46,7 +51,7 @@ async def tick(session: AsyncSession) -> int:
     due = (await session.scalars(select(Schedule).where(Schedule.next_run_at <= at))).all()
     fired = 0
     for row in due:
-        if registry.get(row.job_name) is None:
+        if not registry.known(row.job_name):
             continue
         slot = row.next_run_at
         won = await session.execute(

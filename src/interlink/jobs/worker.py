@@ -118,7 +118,8 @@ class Worker:
         dsn = self.settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         try:
             self._listener = await asyncpg.connect(dsn, timeout=self.settings.db_connect_timeout)
-            await self._listener.add_listener(notify.CHANNEL, lambda *_: self._wake.set())
+            # wakes this worker and whatever else in the process waits on new jobs
+            await self._listener.add_listener(notify.CHANNEL, lambda *_: notify.wake_local())
         except Exception as exc:
             # polling still finds every job; only the wake-up latency suffers
             log.warning("worker_listen_failed", error=str(exc))
@@ -157,10 +158,14 @@ class Worker:
 
     async def _execute(self, job: ClaimedJob) -> None:
         bind_request_id(job.request_id)
-        spec = registry.get(job.name)
         started = time.perf_counter()
         outcome = "done"
         try:
+            try:
+                spec = registry.get(job.name)  # imports a built-in job's module on first use
+            except Exception as exc:
+                outcome = await self._fail(job, f"the module of job {job.name!r} failed: {exc}")
+                return
             if spec is None:
                 outcome = await self._fail(job, f"no job named {job.name!r} is registered here")
                 return

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.config import Settings
 from interlink.db.engine import Database
-from interlink.jobs import queue
+from interlink.jobs import notify, queue
 from interlink.kit import signing
 from interlink.kit.clock import now, rfc3339
 from interlink.kit.crypto import Keyring
@@ -60,6 +60,8 @@ ABSORB_EVERY = 0.05
 
 _deliveries = cast(Table, WebhookDelivery.__table__)
 _attempts = cast(Table, WebhookAttempt.__table__)
+_endpoints = cast(Table, WebhookEndpoint.__table__)
+_events = cast(Table, Event.__table__)
 
 
 @dataclass(slots=True)
@@ -117,6 +119,17 @@ class SecretCache:
         return found
 
 
+@dataclass(slots=True)
+class CachedTarget:
+    """An endpoint's target as of its ``updated_at``; every change through the API (and any
+    Core update, by the column's ``onupdate``) moves it. ``until``: the end of a previous
+    secret's overlap window, after which the secrets are opened again."""
+
+    updated_at: datetime
+    until: datetime | None
+    target: Target
+
+
 class Dispatcher:
     """One per process and event loop; at most one run at a time drives it."""
 
@@ -132,9 +145,16 @@ class Dispatcher:
         self.settings = settings
         self.gates = gates
         self.secrets = SecretCache(keyring)
+        # endpoint id -> its target: a claim reads only endpoints that changed since
+        self._targets: dict[str, CachedTarget] = {}
+        self._versions: dict[str, datetime] = {}  # endpoint id -> updated_at, in this claim
         self.limiter = limiter
         self.lease_margin = timedelta(seconds=settings.jobs_lease_seconds)
         self.disable_after = timedelta(days=settings.webhook_disable_after_days)
+        # a drained run stays this long, claiming at once when this process sees a new job (a
+        # local commit, or a PostgreSQL notification), so a steady stream of events is claimed
+        # by the run in progress instead of through a wake-up job each
+        self.linger = settings.webhook_dispatch_linger_seconds
         self.active = False
         self._poked = asyncio.Event()
         self._claimable = asyncio.Event()  # a wake-up, or a send finished (capacity is free)
@@ -148,7 +168,9 @@ class Dispatcher:
         self._absorb_after = 0.0
 
     def poke(self) -> None:
-        """A wake-up arrived while a run is in progress: claim again."""
+        """A wake-up arrived while a run is in progress: claim again, absorbing the wake-up
+        jobs now queued (before the worker spends a claim and a job run on each)."""
+        self._absorb_after = 0.0
         self._poked.set()
         self._claimable.set()
 
@@ -161,7 +183,9 @@ class Dispatcher:
         stops); then queue the run that the earliest pending row will need. The number sent."""
         self.active = True
         sent = 0
+        idle_since: float | None = None
         recorder = asyncio.create_task(self._record_loop(), name="webhooks-recorder")
+        notify.add_callback(self.poke)
         try:
             while True:
                 # cleared before the claim: a send finishing during it is not missed
@@ -179,14 +203,22 @@ class Dispatcher:
                     continue  # more may be due: claim again at once
                 wait = self.settings.jobs_poll_interval
                 if self._blocked:  # rate-limited rows wait for their window, not for a timer
+                    idle_since = None
                     wait = min(wait, max(0.001, min(self._blocked.values()) - time.monotonic()))
                 elif not (claimed or busy or self._sending or self._poked.is_set()):
-                    break
+                    # drained: linger for a poke (without polling the database), then end
+                    idle_since = time.monotonic() if idle_since is None else idle_since
+                    if not await self._linger(idle_since, stopping):
+                        break
+                    continue
+                else:
+                    idle_since = None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._claimable.wait(), timeout=wait)
             if self._sending:
                 await asyncio.gather(*self._sending, return_exceptions=True)
         finally:
+            notify.remove_callback(self.poke)
             self.active = False
             self._recordable.set()
             # the recorder ends once every outcome is written
@@ -194,6 +226,17 @@ class Dispatcher:
                 await recorder
         await self._queue_next_run()
         return sent
+
+    async def _linger(self, idle_since: float, stopping: asyncio.Event | None) -> bool:
+        """Wait for a poke until ``linger`` after ``idle_since``; whether one came."""
+        while not self._claimable.is_set():
+            left = self.linger - (time.monotonic() - idle_since)
+            if left <= 0 or (stopping is not None and stopping.is_set()):
+                return False
+            # short slices: a stopping worker is not held up by the linger
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._claimable.wait(), timeout=min(0.1, left))
+        return True
 
     # -- claim -----------------------------------------------------------------------------
 
@@ -230,13 +273,13 @@ class Dispatcher:
                 if not rows:
                     await session.commit()
                     return []
+                self._versions.clear()
                 take, lease = await self._decide(session, rows, at, entered)
                 if take:
                     await session.execute(
-                        update(WebhookDelivery)
-                        .where(WebhookDelivery.id.in_([c.id for c in take]))
+                        update(_deliveries)
+                        .where(_deliveries.c.id.in_([c.id for c in take]))
                         .values(next_attempt_at=at + lease)
-                        .execution_options(synchronize_session=False)
                     )
                     taken = await self._load(session, take, at, entered)
                 await session.commit()
@@ -247,7 +290,8 @@ class Dispatcher:
         return taken
 
     async def _due(self, session: AsyncSession, at: datetime, limit: int) -> list[Any]:
-        d, e = WebhookDelivery, WebhookEndpoint
+        # Core columns (not ORM attributes): no ORM compile step on the hot path
+        d, e = _deliveries.c, _endpoints.c
         stmt = (
             select(
                 d.id,
@@ -259,8 +303,9 @@ class Dispatcher:
                 e.paused_until,
                 e.rate_limit,
                 e.timeout_seconds,
+                e.updated_at,
             )
-            .join(e, e.id == d.endpoint_id)
+            .select_from(_deliveries.join(_endpoints, e.id == d.endpoint_id))
             .where(d.status == "pending", d.next_attempt_at <= at)
         )
         excluded = self._excluded()
@@ -268,7 +313,7 @@ class Dispatcher:
             stmt = stmt.where(d.endpoint_id.not_in(excluded))
         stmt = stmt.order_by(d.next_attempt_at).limit(limit)
         if not self.db.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True, of=d)
+            stmt = stmt.with_for_update(skip_locked=True, of=_deliveries)
         return list((await session.execute(stmt)).all())
 
     async def _decide(
@@ -284,7 +329,7 @@ class Dispatcher:
         denied: dict[str, datetime] = {}
         for row in rows:
             (delivery_id, tenant_id, endpoint_id, event_id, attempts) = row[:5]
-            enabled, paused_until, rate_limit, endpoint_timeout = row[5:]
+            enabled, paused_until, rate_limit, endpoint_timeout, version = row[5:]
             if not enabled:
                 if endpoint_id not in handled:
                     handled.add(endpoint_id)
@@ -326,6 +371,7 @@ class Dispatcher:
                 continue  # its share is in flight: the row stays due for a later claim
             entered.append(endpoint_id)
             timeout = max(timeout, float(endpoint_timeout))
+            self._versions[endpoint_id] = version
             take.append(Claimed(delivery_id, tenant_id, endpoint_id, event_id, int(attempts)))
         if deferred:
             await session.execute(
@@ -339,21 +385,12 @@ class Dispatcher:
     async def _load(
         self, session: AsyncSession, take: list[Claimed], at: datetime, entered: list[str]
     ) -> list[tuple[Claimed, Target, bytes]]:
-        endpoint_ids = {c.endpoint_id for c in take}
+        targets = await self._targets_of(session, {c.endpoint_id for c in take}, at)
         event_ids = {c.event_id for c in take}
-        endpoints = {
-            e.id: e
-            for e in (
-                await session.scalars(
-                    select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids))
-                )
-            ).all()
-        }
         bodies: dict[str, bytes] = {}
+        v = _events.c
         event_rows = await session.execute(
-            select(Event.id, Event.type, Event.created_at, Event.tenant_id, Event.data).where(
-                Event.id.in_(event_ids)
-            )
+            select(v.id, v.type, v.created_at, v.tenant_id, v.data).where(v.id.in_(event_ids))
         )
         for event_id, event_type, created_at, tenant_id, data in event_rows.all():
             # the body of every endpoint's delivery of this event: serialised once
@@ -366,18 +403,6 @@ class Dispatcher:
                     "data": data,
                 }
             )
-        targets: dict[str, Target] = {}
-        for endpoint_id, endpoint in endpoints.items():
-            headers = dict(endpoint.headers)
-            headers["Content-Type"] = "application/json"
-            targets[endpoint_id] = Target(
-                endpoint_id,
-                endpoint.url,
-                headers,
-                float(endpoint.timeout_seconds),
-                self.secrets.secrets_of(endpoint, at),
-            )
-        session.expunge_all()
         out: list[tuple[Claimed, Target, bytes]] = []
         for claimed in take:
             target = targets.get(claimed.endpoint_id)
@@ -388,6 +413,48 @@ class Dispatcher:
                 continue
             out.append((claimed, target, body))
         return out
+
+    async def _targets_of(
+        self, session: AsyncSession, endpoint_ids: set[str], at: datetime
+    ) -> dict[str, Target]:
+        """The targets of ``endpoint_ids``: from the cache when the endpoint's ``updated_at``
+        (read by the claim) is the cached one, else read and cached again."""
+        targets: dict[str, Target] = {}
+        stale: set[str] = set()
+        for endpoint_id in endpoint_ids:
+            cached = self._targets.get(endpoint_id)
+            if (
+                cached is not None
+                and cached.updated_at == self._versions.get(endpoint_id)
+                and (cached.until is None or at < cached.until)
+            ):
+                targets[endpoint_id] = cached.target
+            else:
+                stale.add(endpoint_id)
+        if not stale:
+            return targets
+        if len(self._targets) + len(stale) > SECRET_CACHE:
+            self._targets.clear()
+        endpoints = (
+            await session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(stale)))
+        ).all()
+        for endpoint in endpoints:
+            headers = dict(endpoint.headers)
+            headers["Content-Type"] = "application/json"
+            target = Target(
+                endpoint.id,
+                endpoint.url,
+                headers,
+                float(endpoint.timeout_seconds),
+                self.secrets.secrets_of(endpoint, at),
+            )
+            window = endpoint.previous_secret_expires_at
+            self._targets[endpoint.id] = CachedTarget(
+                endpoint.updated_at, window if window is not None and at < window else None, target
+            )
+            targets[endpoint.id] = target
+        session.expunge_all()
+        return targets
 
     # -- send ------------------------------------------------------------------------------
 
@@ -436,11 +503,10 @@ class Dispatcher:
         at = now()
         ids = sorted({o.row.id for o in batch})
         async with self.db.session() as session:
-            stmt = select(
-                WebhookDelivery.id, WebhookDelivery.status, WebhookDelivery.attempts
-            ).where(WebhookDelivery.id.in_(ids))
+            d = _deliveries.c
+            stmt = select(d.id, d.status, d.attempts).where(d.id.in_(ids))
             if not self.db.is_sqlite:
-                stmt = stmt.order_by(WebhookDelivery.id).with_for_update()
+                stmt = stmt.order_by(d.id).with_for_update()
             current = {r[0]: (r[1], r[2]) for r in (await session.execute(stmt)).all()}
             attempt_rows: list[dict[str, Any]] = []
             succeeded: list[dict[str, Any]] = []
@@ -504,13 +570,12 @@ class Dispatcher:
             if cleared:
                 # no row lock on a healthy endpoint: only those in a failure run are touched
                 await session.execute(
-                    update(WebhookEndpoint)
+                    update(_endpoints)
                     .where(
-                        WebhookEndpoint.id.in_(sorted(cleared)),
-                        WebhookEndpoint.failing_since.is_not(None),
+                        _endpoints.c.id.in_(sorted(cleared)),
+                        _endpoints.c.failing_since.is_not(None),
                     )
                     .values(failing_since=None)
-                    .execution_options(synchronize_session=False)
                 )
             for outcome in failed:
                 await record(
