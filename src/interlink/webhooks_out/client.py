@@ -31,8 +31,12 @@ class AttemptResult:
 
 
 class DeliveryClient:
+    """``per_host`` is 0 (no cap) by default: the dispatcher bounds sends per endpoint and in all,
+    and several endpoints often share one host (a customer's gateway, an automation service), so
+    a per-host cap would let a slow endpoint hold every connection its fast neighbours need."""
+
     def __init__(
-        self, policy: AddressPolicy, *, max_connections: int = 256, per_host: int = 32
+        self, policy: AddressPolicy, *, max_connections: int = 256, per_host: int = 0
     ) -> None:
         self.policy = policy
         self._session = aiohttp.ClientSession(

@@ -202,7 +202,11 @@ async def record(
         return attempt
 
     endpoint = await session.scalar(
-        select(WebhookEndpoint).where(WebhookEndpoint.id == delivery.endpoint_id).with_for_update()
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.id == delivery.endpoint_id)
+        # NO KEY UPDATE: publishers inserting deliveries for this endpoint (FOR KEY SHARE through
+        # the foreign key) are not blocked by it
+        .with_for_update(key_share=True)
     )
     if endpoint is None:
         return None

@@ -30,7 +30,7 @@ from typing import Any, cast
 
 import orjson
 import structlog
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.config import Settings
@@ -566,6 +566,23 @@ class Dispatcher:
                         updated_at=at,
                     ),
                     succeeded,
+                )
+            failing_endpoints = {o.row.endpoint_id for o in failed}
+            if not self.db.is_sqlite and (failing_endpoints or cleared):
+                # every endpoint row this transaction will change, locked up front in one sorted
+                # statement: batches recorded side by side then never wait on each other in
+                # opposite orders (a deadlock). NO KEY UPDATE leaves the FOR KEY SHARE that a
+                # publisher's delivery insert takes through the foreign key unblocked. A healthy
+                # endpoint that only succeeded is not locked at all.
+                e = _endpoints.c
+                await session.execute(
+                    select(e.id)
+                    .where(
+                        e.id.in_(sorted(failing_endpoints | cleared)),
+                        or_(e.id.in_(sorted(failing_endpoints)), e.failing_since.is_not(None)),
+                    )
+                    .order_by(e.id)
+                    .with_for_update(key_share=True)
                 )
             if cleared:
                 # no row lock on a healthy endpoint: only those in a failure run are touched
