@@ -177,6 +177,38 @@ async def test_429_with_retry_after_pauses_the_endpoint_until_then(
     assert len(await receiver.log(f"/throttle/{unique}")) == 3
 
 
+async def test_a_throttling_answer_stops_further_sends_to_the_endpoint_in_the_same_run(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    settings: Settings,
+    receiver: Receiver,
+    fake_clock: FakeClock,
+    unique: str,
+) -> None:
+    # one send at a time to the endpoint: each next claim comes right after the previous answer,
+    # before that answer's pause is recorded in the database
+    serial = make_settings(
+        settings.database_url,
+        webhook_allowed_networks=ALLOW_LOOPBACK,
+        webhook_dispatch_linger_seconds=0,
+        webhook_endpoint_concurrency=1,
+    )
+    key = await tenant(db)
+    endpoint = await create_endpoint(wh_client, key, receiver.url(f"/throttle/{unique}"))
+    for _ in range(8):
+        await publish(wh_client, key)
+
+    await run_due_jobs(db, serial)
+
+    assert len(await receiver.log(f"/throttle/{unique}")) == 1
+    found = await deliveries(wh_client, key, endpoint["id"])
+    assert len(found) == 8
+    assert all(d["status"] == "pending" for d in found)
+    fake_clock.advance(timedelta(seconds=121))
+    await run_due_jobs(db, serial)
+    assert len(await receiver.log(f"/throttle/{unique}")) == 2  # the pause again, after one
+
+
 async def test_connection_refused_is_recorded_and_retried(
     db: Database,
     wh_client: httpx.AsyncClient,

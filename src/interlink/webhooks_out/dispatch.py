@@ -43,7 +43,8 @@ from interlink.kit.ids import new_id
 from interlink.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from interlink.observability import metrics
 from interlink.webhooks_out.client import AttemptResult, shared_client
-from interlink.webhooks_out.delivery import Gates, record
+from interlink.webhooks_out.delivery import THROTTLING, Gates, record
+from interlink.webhooks_out.schedule import parse_retry_after
 from interlink.webhooks_out.secrets import signing_secrets
 from interlink.webhooks_out.wakeup import DISPATCH_JOB, wake_at_most_once
 
@@ -162,6 +163,11 @@ class Dispatcher:
         self._outcomes: list[Outcome] = []
         self._sending: set[asyncio.Task[None]] = set()
         self._blocked: dict[str, float] = {}  # endpoint id -> monotonic time its rate window ends
+        # endpoint id -> end of the pause its last throttling answer asked for (on the clock the
+        # stored pause uses): claims leave it out at once, before the answer is recorded (the
+        # record stores the pause for every process); unlike a rate window it does not keep a
+        # drained run alive
+        self._paused: dict[str, datetime] = {}
         # claim again once this many or fewer sends are left (half of those after the last
         # claim), so a claim takes a batch instead of one row per finished send
         self._low_water = 0
@@ -245,7 +251,11 @@ class Dispatcher:
         for endpoint_id, until in list(self._blocked.items()):
             if until <= mono:
                 del self._blocked[endpoint_id]
-        return [*self.gates.full_endpoints(), *self._blocked]
+        at = now()
+        for endpoint_id, paused_until in list(self._paused.items()):
+            if paused_until <= at:
+                del self._paused[endpoint_id]
+        return [*self.gates.full_endpoints(), *self._blocked, *self._paused]
 
     async def _claim(self, limit: int) -> int:
         """Claim up to ``limit`` due rows and start their sends; the number started."""
@@ -466,6 +476,11 @@ class Dispatcher:
             # the process's shared session (created on the first send, not by an idle run)
             client = shared_client(self.settings.webhook_allowed_networks)
             result = await client.send(target.url, body, headers, target.timeout)
+            if result.status_code in THROTTLING:
+                answered = now()
+                pause = parse_retry_after(result.retry_after, answered)
+                if pause is not None:
+                    self._paused[claimed.endpoint_id] = answered + pause
         except Exception as exc:  # never lose an outcome: an unexpected error is a failed attempt
             result = AttemptResult(None, 0, None, "connection_error", str(exc)[:500])
         finally:
