@@ -12,7 +12,7 @@ from interlink.db.engine import Database
 from interlink.jobs.worker import Worker
 from interlink.models import IdempotencyRecord, PaymentIntent, PaymentOperation
 from interlink.providers.sandbox_payments import SANDBOX
-from tests.fixtures.payments import authorize, run_sync_jobs, shop, wait_for
+from tests.fixtures.payments import authorize, quote, run_sync_jobs, shop, wait_for
 
 
 async def forget_idempotency_records(db: Database) -> None:
@@ -160,3 +160,76 @@ async def test_void_retried_with_its_key_after_the_record_lapsed_answers_it_agai
 
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "voided"
+
+
+async def authorizations_of(db: Database, order_id: str) -> int:
+    async with db.read_session() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(PaymentOperation)
+            .join(PaymentIntent, PaymentIntent.id == PaymentOperation.intent_id)
+            .where(PaymentIntent.order_id == order_id, PaymentOperation.operation == "authorize")
+        )
+    return int(count or 0)
+
+
+async def test_authorization_retried_with_its_key_after_the_record_lapsed_answers_the_payment(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    s = await shop(client, db)
+    snap = await quote(client, s, order_id="ord_lapsed")
+    body = {
+        "order_id": "ord_lapsed",
+        "snapshot_id": snap["snapshot_id"],
+        "payment_method": "pm_card_visa",
+        "amount": snap["totals"]["total"],
+        "currency": snap["currency"],
+    }
+    first = await client.post("/v1/payments/authorize", json=body, headers=s.write("a-1"))
+    assert first.status_code == 200, first.text
+    await forget_idempotency_records(db)
+
+    again = await client.post("/v1/payments/authorize", json=body, headers=s.write("a-1"))
+    other_key = await client.post("/v1/payments/authorize", json=body, headers=s.write("a-2"))
+
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["status"] == "authorized"
+    assert await authorizations_of(db, "ord_lapsed") == 1
+    # another key is another request: the order is taken
+    assert other_key.status_code == 409
+    assert SANDBOX.movements(first.json()["provider_reference"], "authorize") == [
+        snap["totals"]["total"]
+    ]
+
+
+async def test_authorization_key_reused_for_another_snapshot_after_the_record_lapsed_is_refused(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    s = await shop(client, db)
+    first = await authorize(client, s, order_id="ord_reused")
+    async with db.read_session() as session:
+        key = await session.scalar(
+            select(PaymentOperation.idempotency_key).where(
+                PaymentOperation.intent_id == first["id"]
+            )
+        )
+    assert key is not None
+    await forget_idempotency_records(db)
+    other = await quote(client, s, order_id="ord_reused", unit_amount=999)
+
+    again = await client.post(
+        "/v1/payments/authorize",
+        json={
+            "order_id": "ord_reused",
+            "snapshot_id": other["snapshot_id"],
+            "payment_method": "pm_card_visa",
+            "amount": other["totals"]["total"],
+            "currency": other["currency"],
+        },
+        headers=s.write(key),
+    )
+
+    assert again.status_code == 422, again.text
+    assert again.json()["error"]["param"] == "Idempotency-Key"
+    assert await authorizations_of(db, "ord_reused") == 1

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.auth.principal import Principal
+from interlink.errors import IdempotencyError
+from interlink.integrations import repository as integrations
 from interlink.integrations.runtime import ProviderRuntime
 from interlink.kit.clock import now
 from interlink.kit.ids import new_id
 from interlink.models import (
     CheckoutSnapshot,
-    Integration,
     OrderStatusHistory,
     PaymentIntent,
     PaymentOperation,
@@ -68,11 +70,53 @@ async def check_snapshot(
     return snapshot
 
 
+async def _earlier(
+    session: AsyncSession, principal: Principal, body: AuthorizeRequest, idempotency_key: str
+) -> flow.Begun | None:
+    """The authorization of this order already made under ``idempotency_key``. The key's
+    idempotency record answers repeats, but it lapses (the first request died with its process
+    and the lock ran out, or it expired) while the intent stays: a repeat then gets that
+    intent as it stands, never a second authorization (nor a refusal because the order or the
+    snapshot is now taken, by itself)."""
+    found = (
+        await session.execute(
+            select(PaymentIntent, PaymentOperation)
+            .join(PaymentOperation, PaymentOperation.intent_id == PaymentIntent.id)
+            .where(
+                PaymentIntent.tenant_id == principal.tenant_id,
+                PaymentIntent.order_id == body.order_id,
+                PaymentIntent.environment == flow.environment_of(principal),
+                PaymentOperation.operation == "authorize",
+                PaymentOperation.idempotency_key == idempotency_key,
+            )
+            .order_by(PaymentOperation.created_at.desc())
+            .limit(1)
+        )
+    ).first()
+    if found is None:
+        return None
+    intent, op = found
+    if intent.snapshot_id != body.snapshot_id:
+        raise IdempotencyError(
+            f"This Idempotency-Key already authorized order {body.order_id!r} for checkout "
+            f"snapshot {intent.snapshot_id!r} (payment {intent.id!r}); use a new key for a new "
+            "authorization.",
+            param="Idempotency-Key",
+        )
+    integration = await integrations.get(session, intent.tenant_id, intent.integration_id)
+    if integration is None:  # the FK forbids it
+        return None
+    return flow.Begun(intent, op, integration, replayed=True)
+
+
 async def _begin(
     runtime: ProviderRuntime, principal: Principal, body: AuthorizeRequest, idempotency_key: str
-) -> tuple[PaymentIntent, PaymentOperation, Integration]:
+) -> flow.Begun:
     entity = (body.entity_type, body.entity_id) if body.entity_type and body.entity_id else None
     async with runtime.db.session() as session:
+        earlier = await _earlier(session, principal, body, idempotency_key)
+        if earlier is not None:  # closing the session ends the transaction, objects stay loaded
+            return earlier
         snapshot = await check_snapshot(session, principal, body)
         active = await repository.active_intent_of_order(
             session, principal.tenant_id, body.order_id
@@ -156,7 +200,7 @@ async def _begin(
             session, op, timedelta(seconds=runtime.settings.payments_sync_delay_seconds)
         )
         await flow.commit_begun(session)
-    return intent, op, integration
+    return flow.Begun(intent, op, integration)
 
 
 async def _call(bound: access.Bound, intent: PaymentIntent, op: PaymentOperation) -> ledger.Outcome:
@@ -178,8 +222,10 @@ async def _call(bound: access.Bound, intent: PaymentIntent, op: PaymentOperation
 async def authorize(
     runtime: ProviderRuntime, principal: Principal, body: AuthorizeRequest, idempotency_key: str
 ) -> flow.Result:
-    intent, op, integration = await _begin(runtime, principal, body, idempotency_key)
+    begun = await _begin(runtime, principal, body, idempotency_key)
+    if begun.replayed:
+        return flow.replay(begun, amount=None)
     intent, op = await flow.call_and_settle(
-        runtime, integration, intent, op, _call, flow.who(principal)
+        runtime, begun.integration, begun.intent, begun.op, _call, flow.who(principal)
     )
     return flow.Result(intent, pending=op.status == "pending")
