@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from interlink.config import Settings
 from interlink.db.engine import Database
 from interlink.jobs.registry import JobContext, Retry
-from interlink.models import PaymentOperation, ReconciliationRun
+from interlink.kit.clock import set_clock
+from interlink.models import Job, PaymentOperation, ReconciliationRun
 from interlink.payments.reconciliation import reconcile_all
-from interlink.payments.sync import sync_operation
+from interlink.payments.sync import STALLED_AFTER, sync_operation
 from interlink.providers.sandbox_payments import SANDBOX
 from tests.fixtures.payments import authorize, captured, shop
 
@@ -105,3 +107,69 @@ async def test_sync_that_cannot_read_the_providers_record_does_not_fail_the_capt
     still = (await client.get(f"/v1/payments/{intent['id']}", headers=s.headers)).json()
     assert still["pending_operations"][0]["status"] == "pending"
     assert still["status"] == "authorized"
+
+
+async def _pending_operation_with_dead_sync(
+    client: httpx.AsyncClient, db: Database
+) -> tuple[str, str]:
+    """A capture whose outcome stayed unknown and whose sync job died (its attempts spent on
+    errors, as when the job itself kept failing)."""
+    s = await shop(client, db)
+    intent = await authorize(client, s, payment_method="pm_provider_down", expect=202)
+    [pending] = intent["pending_operations"]
+    async with db.session() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.dedupe_key == f"paysync:{pending['id']}")
+            .values(state="dead", attempts=10, last_error="RuntimeError: boom")
+        )
+        await session.commit()
+    return intent["id"], pending["id"]
+
+
+async def _sync_job(db: Database, operation_id: str) -> Job | None:
+    async with db.read_session() as session:
+        return await session.scalar(select(Job).where(Job.dedupe_key == f"paysync:{operation_id}"))
+
+
+async def test_hourly_reconciliation_queues_again_the_dead_sync_of_a_pending_operation(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    _intent_id, operation_id = await _pending_operation_with_dead_sync(client, db)
+
+    await run_job(db, settings, reconcile_all)
+    dead = await _sync_job(db, operation_id)
+    assert dead is not None
+    assert dead.state == "dead"  # too recent: left alone
+
+    later = datetime.now(UTC) + STALLED_AFTER + timedelta(minutes=1)
+    set_clock(lambda: later)
+    try:
+        await run_job(db, settings, reconcile_all)
+    finally:
+        set_clock(None)
+    revived = await _sync_job(db, operation_id)
+    assert revived is not None
+    assert (revived.state, revived.attempts) == ("queued", 0)
+    assert revived.last_error == "RuntimeError: boom"  # why it died stays readable
+
+
+async def test_hourly_reconciliation_queues_a_new_sync_when_the_dead_one_was_pruned(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    intent_id, operation_id = await _pending_operation_with_dead_sync(client, db)
+    async with db.session() as session:
+        await session.execute(delete(Job).where(Job.dedupe_key == f"paysync:{operation_id}"))
+        await session.commit()
+
+    later = datetime.now(UTC) + STALLED_AFTER + timedelta(minutes=1)
+    set_clock(lambda: later)
+    try:
+        await run_job(db, settings, reconcile_all)
+    finally:
+        set_clock(None)
+    fresh = await _sync_job(db, operation_id)
+    assert fresh is not None
+    assert fresh.state == "queued"
+    assert fresh.args["operation_id"] == operation_id
+    assert fresh.args["intent_id"] == intent_id

@@ -260,7 +260,14 @@ async def run_for_api(
 
 @job("payments.reconcile", max_attempts=3, timeout=1800)
 async def reconcile_all(ctx: JobContext) -> None:
+    from interlink.payments.sync import revive_stalled
+
     runtime = runtime_for(ctx.db, ctx.settings)
+    async with ctx.db.session() as session:
+        revived = await revive_stalled(session)
+        await session.commit()
+    if revived:
+        ctx.log.warning("payment_syncs_revived", operations=revived)
     end = now()
     start = end - timedelta(hours=ctx.settings.reconciliation_window_hours)
     async with ctx.db.read_session() as session:

@@ -10,16 +10,25 @@ idempotency key, which returns the provider's first answer.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from interlink.integrations import repository as integrations
 from interlink.integrations.runtime import ProviderRuntime, runtime_for
 from interlink.jobs.registry import JobContext, Retry, job
-from interlink.models import Integration, PaymentIntent, PaymentOperation
+from interlink.kit.clock import now
+from interlink.models import Integration, Job, PaymentIntent, PaymentOperation
 from interlink.observability import metrics
 from interlink.payments import access, ledger, repository
+from interlink.payments.flow import queue_sync
 from interlink.providers import payments as contract
 from interlink.providers.errors import ProviderFailure, ProviderUnavailable
 
 SYNC_ACTOR = "job:payments.sync_operation"
+# a pending operation this old whose sync job is dead (or pruned) is handed a new sync
+STALLED_AFTER = timedelta(minutes=10)
 
 
 async def _retrieve(bound: access.Bound, reference: str) -> contract.ProviderPayment:
@@ -137,3 +146,48 @@ async def sync_operation(
         )
         return Retry(after=ledger.sync_backoff(settled.attempts), reason="outcome still unknown")
     return None
+
+
+async def revive_stalled(session: AsyncSession) -> int:
+    """Give every pending operation whose sync can no longer run a sync again: a sync job that
+    died (its attempts spent on errors rather than on an unknown outcome, which never spends
+    them) is queued again with fresh attempts, and one that was pruned is queued anew. Called by
+    the hourly reconciliation, so an operation never stays pending for want of a job. Returns
+    how many were revived."""
+    at = now()
+    pending = (
+        await session.scalars(
+            select(PaymentOperation).where(
+                PaymentOperation.status == "pending",
+                PaymentOperation.created_at <= at - STALLED_AFTER,
+            )
+        )
+    ).all()
+    if not pending:
+        return 0
+    keys = {f"paysync:{op.id}": op for op in pending}
+    jobs = {
+        key: state
+        for key, state in (
+            await session.execute(
+                select(Job.dedupe_key, Job.state).where(Job.dedupe_key.in_(sorted(keys)))
+            )
+        ).all()
+        if key is not None
+    }
+    revived = 0
+    for key, op in keys.items():
+        state = jobs.get(key)
+        if state is None:
+            await queue_sync(session, op, timedelta(0))
+        elif state == "dead":
+            await session.execute(
+                update(Job)
+                .where(Job.dedupe_key == key, Job.state == "dead")
+                .values(state="queued", attempts=0, run_at=at, finished_at=None, updated_at=at)
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            continue  # queued or running: the sync is on its way
+        revived += 1
+    return revived
