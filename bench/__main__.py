@@ -269,6 +269,14 @@ async def run_diy(quick: bool, s2: dict[str, Any]) -> dict[str, Any]:
                             "drain_ratio": round(
                                 c["drain_deliveries_per_s"] / case["drain_deliveries_per_s"], 3
                             ),
+                            # the ceiling of the same ratio: the bare loops of this run against
+                            # the same arq figures (a target above it cannot be met here)
+                            "bare_e2e_ratio": round(
+                                c["bare_e2e_deliveries_per_s"] / case["deliveries_per_s"], 3
+                            ),
+                            "bare_drain_ratio": round(
+                                c["bare_loop_deliveries_per_s"] / case["drain_deliveries_per_s"], 3
+                            ),
                         }
             case["interlink_vs_diy"] = ratios
             entry["cases"].append(case)
@@ -344,7 +352,8 @@ def print_scenarios(results: dict[str, Any]) -> None:
     for c in diy.get("cases", []):
         ledger = "balanced" if c["ledger"]["balanced"] else "VOID (unbalanced)"
         ratios = ", ".join(
-            f"{b} {r['interlink_deliveries_per_s']}/s = {r['ratio']}x"
+            f"{b} {r['interlink_deliveries_per_s']}/s = {r['ratio']}x (drain {r['drain_ratio']}x;"
+            f" bare loop {r['bare_e2e_ratio']}x, drain {r['bare_drain_ratio']}x)"
             for b, r in c["interlink_vs_diy"].items()
         )
         print(
