@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -72,8 +72,19 @@ async def begin(
     request with the key is still running.
     """
     validate_key(key)
-    dialect = sqlite if db.is_sqlite else postgresql
     at = now()
+    # a replay (or a key still in use) is answered from a read: no write transaction, which on
+    # SQLite would wait for the database's one writer
+    async with db.read_session() as session:
+        seen = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key
+            )
+        )
+        settled = _seen(seen, at) if seen is not None else None
+    if settled is not None:
+        return _answer(settled, request_fingerprint, keyring)
+    dialect = sqlite if db.is_sqlite else postgresql
     record_id = new_id("idem")
     async with db.session() as session:
         inserted = await session.execute(
@@ -101,10 +112,8 @@ async def begin(
         if row is None:  # pruned between the two statements
             await session.rollback()
             return await begin(db, keyring, api_key_id, key, request_fingerprint, ttl)
-        stale = row.expires_at <= at or (
-            row.state == "in_progress" and row.locked_until is not None and row.locked_until <= at
-        )
-        if stale:
+        found = _seen(row, at)
+        if found is None:  # expired, or its lock lapsed: this request takes the key
             taken = await session.execute(
                 update(IdempotencyRecord)
                 .where(
@@ -134,29 +143,59 @@ async def begin(
                 code="idempotency_key_in_use",
                 param="Idempotency-Key",
             )
-        stored = StoredResponse(
+        await session.rollback()
+    return _answer(found, request_fingerprint, keyring)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A live record as read: what answers a request that finds it."""
+
+    id: str
+    state: str
+    fingerprint: str
+    sealed: bool
+    stored: StoredResponse
+
+
+def _seen(row: IdempotencyRecord, at: datetime) -> _Seen | None:
+    """The record's answer, or None when it no longer binds the key (expired, or in progress
+    with its lock lapsed)."""
+    stale = row.expires_at <= at or (
+        row.state == "in_progress" and row.locked_until is not None and row.locked_until <= at
+    )
+    if stale:
+        return None
+    return _Seen(
+        id=row.id,
+        state=row.state,
+        fingerprint=row.request_fingerprint,
+        sealed=row.response_sealed,
+        stored=StoredResponse(
             status=row.response_status or 200,
             headers=dict(row.response_headers or {}),
             body=row.response_body or b"",
-        )
-        same_request = row.request_fingerprint == request_fingerprint
-        state, sealed, record_id = row.state, row.response_sealed, row.id
-        await session.rollback()
-    if not same_request:
+        ),
+    )
+
+
+def _answer(seen: _Seen, request_fingerprint: str, keyring: Keyring) -> StoredResponse:
+    if seen.fingerprint != request_fingerprint:
         raise IdempotencyError(
             "This Idempotency-Key was already used with a different request "
             "(method, path or body). Use a new key for a new request.",
             param="Idempotency-Key",
         )
-    if state == "in_progress":
+    if seen.state == "in_progress":
         raise Conflict(
             "A request with this Idempotency-Key is still in progress; retry later.",
             code="idempotency_key_in_use",
             param="Idempotency-Key",
         )
-    if sealed:
+    stored = seen.stored
+    if seen.sealed:
         return StoredResponse(
-            stored.status, stored.headers, keyring.open(stored.body.decode(), record_id.encode())
+            stored.status, stored.headers, keyring.open(stored.body.decode(), seen.id.encode())
         )
     return stored
 
