@@ -31,6 +31,7 @@ def worker_process(
     *,
     lease: float = 30,
     concurrency: int = 16,
+    poll: float = 0.2,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A worker process whose stderr goes to a file under ``log_dir`` (a pipe nobody reads would
     block the worker once full), so a failing test can show what the worker said."""
@@ -39,7 +40,7 @@ def worker_process(
         "INTERLINK_DATABASE_URL": settings.database_url,
         "INTERLINK_JOB_MODULES": "tests.fixtures.probe_jobs",
         "INTERLINK_JOBS_LEASE_SECONDS": str(lease),
-        "INTERLINK_JOBS_POLL_INTERVAL": "0.2",
+        "INTERLINK_JOBS_POLL_INTERVAL": str(poll),
         "INTERLINK_LOG_LEVEL": "warning",
     }
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -172,3 +173,27 @@ async def test_a_job_committed_while_workers_idle_starts_without_waiting_for_a_p
         await wait_until(lambda: _all_done(db, 1), timeout=60)
 
     assert out.read_text().split()[0] == "woken"
+
+
+# PostgreSQL wakes other processes with NOTIFY; SQLite through the workers' wake sockets
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_commit_wakes_a_sqlite_worker_in_another_process_that_would_poll_in_an_hour(
+    backend: str, db: Database, settings: Settings, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "runs.txt"
+    with worker_process(settings, subprocess_env, tmp_path, poll=3600):
+        await wait_or_explain(db, lambda: _workers_alive(db, 1), tmp_path, timeout=120)
+        # a first job makes sure the worker's loop has started; once it is done the loop claims
+        # again, finds nothing and waits an hour for its next poll
+        async with db.session() as session:
+            await enqueue(session, "probe.append", path=str(out), value="first")
+            await session.commit()
+        await wait_or_explain(db, lambda: _all_done(db, 1), tmp_path, timeout=60)
+        await asyncio.sleep(0.5)  # lets the loop settle into that wait (ordering, not timing)
+
+        async with db.session() as session:
+            await enqueue(session, "probe.append", path=str(out), value="woken")
+            await session.commit()
+        await wait_or_explain(db, lambda: _all_done(db, 2), tmp_path, timeout=60)
+
+    assert [line.split()[0] for line in out.read_text().splitlines()] == ["first", "woken"]

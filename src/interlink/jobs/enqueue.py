@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.jobs import notify, registry
@@ -112,7 +113,12 @@ async def enqueue_keyed_many(
 async def _notify(session: AsyncSession, is_sqlite: bool) -> None:
     if not session.info.get(notify.ENQUEUED_FLAG):
         session.info[notify.ENQUEUED_FLAG] = True
-        if not is_sqlite:
+        if is_sqlite:
+            bind = session.get_bind()
+            database = (bind.engine if isinstance(bind, Connection) else bind).url.database
+            if database and database != ":memory:":
+                session.info[notify.SQLITE_DATABASE] = database
+        else:
             await session.execute(
                 text("SELECT pg_notify(:channel, '')"), {"channel": notify.CHANNEL}
             )

@@ -2,7 +2,8 @@
 
 On PostgreSQL, ``enqueue`` issues ``pg_notify`` in the caller's transaction, so the notification is
 delivered when (and only if) it commits and reaches workers in every process. Within one process
-(the embedded SQLite default) a session ``after_commit`` hook sets the local workers' events.
+(the embedded SQLite default) a session ``after_commit`` hook sets the local workers' events; on
+SQLite the same hook also wakes workers in other processes through ``wake_socket``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 CHANNEL = "interlink_jobs"
 ENQUEUED_FLAG = "interlink.jobs_enqueued"
+SQLITE_DATABASE = "interlink.jobs_sqlite_database"  # the file whose other processes to wake
 
 _local_waiters: set[asyncio.Event] = set()
 _callbacks: set[Callable[[], None]] = set()
@@ -51,13 +53,19 @@ def wake_local() -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    database = session.info.pop(SQLITE_DATABASE, None)
     if session.info.pop(ENQUEUED_FLAG, False):
         wake_local()
+        if database:
+            from interlink.jobs import wake_socket
+
+            wake_socket.send(database)
 
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(ENQUEUED_FLAG, None)
+    session.info.pop(SQLITE_DATABASE, None)
 
 
 def _unused(*_: Any) -> None:  # pragma: no cover - keeps the listeners referenced for linters

@@ -59,6 +59,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: Any = None
+        self._wake_socket: Any = None
         self._started_at = now()
 
     async def start(self) -> None:
@@ -69,6 +70,14 @@ class Worker:
         await self._beat()
         if not self.db.is_sqlite:
             await self._listen()
+        else:
+            database = self.db.engine.url.database
+            if database and database != ":memory:":
+                from interlink.jobs import wake_socket
+
+                listener = wake_socket.Listener(database, notify.wake_local)
+                if listener.start():
+                    self._wake_socket = listener
         self._tasks = [
             asyncio.create_task(self._loop(), name="worker-loop"),
             asyncio.create_task(self._housekeeping(), name="worker-housekeeping"),
@@ -106,6 +115,9 @@ class Worker:
             with contextlib.suppress(Exception):
                 await self._listener.close()
             self._listener = None
+        if self._wake_socket is not None:
+            self._wake_socket.close()
+            self._wake_socket = None
         with contextlib.suppress(Exception):
             async with self.db.session() as session:
                 await session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.id == self.id))
