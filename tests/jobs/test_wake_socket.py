@@ -33,6 +33,7 @@ async def test_a_listener_is_woken_by_a_send_for_its_database(tmp_path: Path) ->
         listener.close()
     assert listener.path is not None
     assert not listener.path.exists()  # a closed listener leaves no socket file behind
+    assert not listener.directory.exists()  # nor, as the last one, its directory
 
 
 async def test_a_send_for_another_database_wakes_nobody(tmp_path: Path) -> None:

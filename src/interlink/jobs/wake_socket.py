@@ -54,14 +54,24 @@ class Listener:
         not allow it."""
         if not SUPPORTED:
             return False
-        try:
-            self.directory.mkdir(mode=0o700, exist_ok=True)
-            path = self.directory / f"{os.getpid()}-{os.urandom(4).hex()}.sock"
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sock.setblocking(False)
-            sock.bind(str(path))
-        except OSError as exc:
-            log.warning("worker_wake_socket_failed", error=str(exc))
+        path = self.directory / f"{os.getpid()}-{os.urandom(4).hex()}.sock"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        for attempt in range(3):
+            try:
+                self.directory.mkdir(mode=0o700, exist_ok=True)
+                sock.bind(str(path))
+                break
+            except FileNotFoundError:
+                continue  # the last worker of the database removed the directory meanwhile
+            except OSError as exc:
+                log.warning("worker_wake_socket_failed", error=str(exc), attempt=attempt + 1)
+                break
+        else:
+            sock.close()
+            return False
+        if sock.getsockname() != str(path):
+            sock.close()
             return False
         self._sock, self.path = sock, path
         self._loop = asyncio.get_running_loop()
@@ -86,6 +96,8 @@ class Listener:
         if self.path is not None:
             with contextlib.suppress(OSError):
                 self.path.unlink()
+            with contextlib.suppress(OSError):
+                self.directory.rmdir()  # the last worker of this database leaves no directory
 
 
 class Sender:
