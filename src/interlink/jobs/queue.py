@@ -6,9 +6,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.kit.clock import now
@@ -74,13 +74,31 @@ def _owned(job_id: str, worker_id: str, attempt: int) -> Any:
     )
 
 
+_jobs = cast(Table, Job.__table__)
+# built once: the statement every finished job runs (no per-job construction or cache-key walk)
+_MARK_DONE = (
+    update(_jobs)
+    .where(
+        _jobs.c.id == bindparam("b_id"),
+        _jobs.c.state == "running",
+        _jobs.c.locked_by == bindparam("b_worker"),
+        _jobs.c.attempts == bindparam("b_attempt"),
+    )
+    .values(
+        state="done",
+        finished_at=bindparam("b_at"),
+        updated_at=bindparam("b_at"),
+        locked_by=None,
+        lease_expires_at=None,
+    )
+)
+
+
 async def mark_done(session: AsyncSession, job: ClaimedJob, worker_id: str) -> bool:
-    at = now()
+    """Done, if this worker still owns the job (see ``_owned``)."""
     result = await session.execute(
-        update(Job)
-        .where(_owned(job.id, worker_id, job.attempt))
-        .values(state="done", finished_at=at, updated_at=at, locked_by=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
+        _MARK_DONE,
+        {"b_id": job.id, "b_worker": worker_id, "b_attempt": job.attempt, "b_at": now()},
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
