@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,9 @@ from interlink.observability.context import current_request_id
 
 DEFAULT_MAX_ATTEMPTS = 10
 # built once, values passed as parameters: .values(**row) per call cost more than the insert
+# Core statements on the table: an ORM ``insert(Job)`` with a parameter dict takes the ORM bulk
+# path, about a third more CPU per job
+_INSERT = insert(cast(Table, Job.__table__))
 _KEYED_INSERT = {
     name: dialect.insert(Job.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
@@ -66,7 +69,7 @@ async def enqueue(
     is_sqlite = session.get_bind().dialect.name == "sqlite"
     if key is None:
         # a Core insert: no unit-of-work flush, and the statement is compiled once per process
-        await session.execute(insert(Job), values)
+        await session.execute(_INSERT, values)
     else:
         stmt = _KEYED_INSERT["sqlite" if is_sqlite else "postgresql"]
         result = await session.execute(stmt, values)
