@@ -127,6 +127,16 @@ async def _pending_operation_with_dead_sync(
     return intent["id"], pending["id"]
 
 
+async def _reconcile_once_stalled(db: Database, settings: Settings) -> None:
+    """The hourly reconciliation, run when the pending operation has waited long enough."""
+    later = datetime.now(UTC) + STALLED_AFTER + timedelta(minutes=1)
+    set_clock(lambda: later)
+    try:
+        await run_job(db, settings, reconcile_all)
+    finally:
+        set_clock(None)
+
+
 async def _sync_job(db: Database, operation_id: str) -> Job | None:
     async with db.read_session() as session:
         return await session.scalar(select(Job).where(Job.dedupe_key == f"paysync:{operation_id}"))
@@ -142,12 +152,7 @@ async def test_hourly_reconciliation_queues_again_the_dead_sync_of_a_pending_ope
     assert dead is not None
     assert dead.state == "dead"  # too recent: left alone
 
-    later = datetime.now(UTC) + STALLED_AFTER + timedelta(minutes=1)
-    set_clock(lambda: later)
-    try:
-        await run_job(db, settings, reconcile_all)
-    finally:
-        set_clock(None)
+    await _reconcile_once_stalled(db, settings)
     revived = await _sync_job(db, operation_id)
     assert revived is not None
     assert (revived.state, revived.attempts) == ("queued", 0)
@@ -162,12 +167,7 @@ async def test_hourly_reconciliation_queues_a_new_sync_when_the_dead_one_was_pru
         await session.execute(delete(Job).where(Job.dedupe_key == f"paysync:{operation_id}"))
         await session.commit()
 
-    later = datetime.now(UTC) + STALLED_AFTER + timedelta(minutes=1)
-    set_clock(lambda: later)
-    try:
-        await run_job(db, settings, reconcile_all)
-    finally:
-        set_clock(None)
+    await _reconcile_once_stalled(db, settings)
     fresh = await _sync_job(db, operation_id)
     assert fresh is not None
     assert fresh.state == "queued"
