@@ -53,6 +53,9 @@ log = structlog.get_logger(__name__)
 BATCH = 64
 RECORD_BATCH = 256
 RECORD_RETRIES = 5
+# with sends in flight, the recorder waits this long for more outcomes before it writes: fewer,
+# larger record transactions (a delivery's receiver has its answer already; only the row waits)
+RECORD_GATHER = 0.01
 # when due rows exist that this run could not take (locked by another dispatcher, or deferred by
 # a rate limit), the next run is queued this far ahead instead of spinning
 RECHECK = timedelta(seconds=1)
@@ -502,6 +505,8 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._recordable.wait(), timeout=0.5)
                 continue
+            if len(self._outcomes) < RECORD_BATCH and self._sending:
+                await asyncio.sleep(RECORD_GATHER)
             batch = self._outcomes[:RECORD_BATCH]
             del self._outcomes[: len(batch)]
             for attempt in range(RECORD_RETRIES):
