@@ -25,6 +25,7 @@ from interlink.config import Settings
 from interlink.db.engine import Database
 from interlink.jobs import notify, queue, registry, schedules
 from interlink.jobs.queue import ClaimedJob
+from interlink.kit import heap
 from interlink.kit.clock import now
 from interlink.kit.ids import new_id
 from interlink.models import WorkerHeartbeat
@@ -82,6 +83,7 @@ class Worker:
             asyncio.create_task(self._loop(), name="worker-loop"),
             asyncio.create_task(self._housekeeping(), name="worker-housekeeping"),
         ]
+        heap.freeze_if_modules_loaded()
         log.info("worker_started", worker=self.id, concurrency=self.concurrency)
 
     async def run_until_stopped(self) -> None:
@@ -296,5 +298,7 @@ class Worker:
                     async with self.db.session() as session:
                         await schedules.tick(session)
                         await session.commit()
+                    # what jobs loaded on first use (their modules, clients, SDKs) stays
+                    heap.freeze_if_modules_loaded()
             except Exception as exc:
                 log.warning("worker_housekeeping_failed", error=str(exc))
