@@ -262,7 +262,15 @@ def test_paypal_offline_check_with_a_generated_certificate_chain() -> None:
             NOW,
             "malformed_header",
         ),
-        (headers, BODY, "WH-1", PayPalSigner.create().chain_pem, NOW, "signature_mismatch"),
+        (
+            headers,
+            BODY,
+            "WH-1",
+            # another chain, valid at NOW (not at the wall clock's time): only the key differs
+            PayPalSigner.create(valid_from=NOW - timedelta(days=1)).chain_pem,
+            NOW,
+            "signature_mismatch",
+        ),
         (headers, BODY, "WH-1", b"not a certificate", NOW, "certificate_rejected"),
     ]
     for hdrs, body, hook, pem, at, code in cases:
