@@ -1,7 +1,8 @@
 """S1 inbound: signed provider webhooks (Stripe scheme; 10% duplicates, 1% bad signatures) sent
 over real sockets to ``POST /v1/inbound/{integration_id}`` of an ``interlink api`` process, and
 the same load, in the same run, to a bare Starlette endpoint doing the same verify + insert with
-the raw driver (``bench/s1_bare.py``, the S0 ceiling). Both get one uvicorn process.
+the raw driver (``bench/s1_bare.py``, the S0 ceiling). Both get one uvicorn process; the load goes
+to them in alternating slices.
 
 Reported: events/s (every request, duplicates and refusals included), p50/p99 latency, the
 answers by status, and a ledger check (every distinct well-signed event stored exactly once)."""
@@ -21,9 +22,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -44,6 +45,8 @@ WHSEC = "whsec_benchInboundSecret0001"
 CONCURRENCY = 32
 DUPLICATES = 0.10
 BAD_SIGNATURES = 0.01
+# the load is sent in this many slices to each server in turn (see ``run``)
+SLICES = 4
 
 
 @dataclass(frozen=True)
@@ -98,52 +101,63 @@ def deliveries(n: int, seed: int = 1) -> list[Delivery]:
     return sent
 
 
-async def drive(url: str, load: list[Delivery]) -> dict[str, Any]:
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
+@dataclass
+class Tally:
+    """What the slices sent to one server add up to."""
+
+    requests: int = 0
+    elapsed: float = 0.0
+    cpu_seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+
+    def figures(self) -> dict[str, Any]:
+        latencies = sorted(self.latencies)
+        return {
+            "requests": self.requests,
+            "events_per_s": round(self.requests / self.elapsed, 1),
+            "latency_ms_p50": round(latencies[len(latencies) // 2] * 1000, 2),
+            "latency_ms_p99": round(
+                latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2
+            ),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "server_cpu_ms_per_request": round(self.cpu_seconds * 1000 / self.requests, 3),
+        }
+
+
+async def drive(http: aiohttp.ClientSession, url: str, load: list[Delivery], tally: Tally) -> None:
     queue: asyncio.Queue[Delivery] = asyncio.Queue()
     for d in load:
         queue.put_nowait(d)
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-    async with aiohttp.ClientSession(connector=connector) as http:
 
-        async def one_client() -> None:
-            while not queue.empty():
-                d = queue.get_nowait()
-                headers = {"Content-Type": "application/json", "Stripe-Signature": d.header}
-                started = time.perf_counter()
-                async with http.post(url, data=d.body, headers=headers) as response:
-                    await response.read()
-                    statuses[response.status] += 1
-                latencies.append(time.perf_counter() - started)
+    async def one_client() -> None:
+        while not queue.empty():
+            d = queue.get_nowait()
+            headers = {"Content-Type": "application/json", "Stripe-Signature": d.header}
+            started = time.perf_counter()
+            async with http.post(url, data=d.body, headers=headers) as response:
+                await response.read()
+                tally.statuses[response.status] += 1
+            tally.latencies.append(time.perf_counter() - started)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": len(load),
-        "events_per_s": round(len(load) / elapsed, 1),
-        "latency_ms_p50": round(latencies[len(latencies) // 2] * 1000, 2),
-        "latency_ms_p99": round(
-            latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2
-        ),
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-    }
+    started = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(CONCURRENCY)))
+    tally.elapsed += time.perf_counter() - started
+    tally.requests += len(load)
 
 
 async def drive_measured(
-    proc: subprocess.Popen[bytes], url: str, load: list[Delivery]
-) -> dict[str, Any]:
-    """``drive``, plus the server process's CPU time per request (user + system): the figure
-    that guides the work on a shared, noisy machine, where events/s move with the neighbours."""
+    proc: subprocess.Popen[bytes], url: str, load: list[Delivery], tally: Tally
+) -> None:
+    """``drive``, plus the server process's CPU time (user + system): the figure that guides the
+    work on a shared, noisy machine, where events/s move with the neighbours."""
     server = psutil.Process(proc.pid)
     before = server.cpu_times()
-    figures = await drive(url, load)
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        await drive(http, url, load, tally)
     after = server.cpu_times()
-    cpu = (after.user - before.user) + (after.system - before.system)
-    figures["server_cpu_ms_per_request"] = round(cpu * 1000 / len(load), 3)
-    return figures
+    tally.cpu_seconds += (after.user - before.user) + (after.system - before.system)
 
 
 @contextmanager
@@ -178,33 +192,36 @@ def distinct_valid(load: list[Delivery]) -> int:
     return len({d.event_id for d in load if d.valid})
 
 
-async def run_bare(raw_target: str, n: int) -> dict[str, Any]:
-    if not raw_target.startswith("postgres"):
-        raw_target = raw_target + ".bare"
-    load = deliveries(n)
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    url: str
+
+
+@contextmanager
+def bare_server(raw_target: str) -> Iterator[Server]:
     port = free_port()
     args = [sys.executable, "-m", "bench.s1_bare", str(port), raw_target, WHSEC]
     with process(args, port, dict(os.environ)) as proc:
-        figures = await drive_measured(proc, f"http://127.0.0.1:{port}/inbound", load)
+        yield Server(proc, f"http://127.0.0.1:{port}/inbound")
+
+
+async def bare_stored(raw_target: str) -> int:
     if raw_target.startswith("postgres"):
         conn = await asyncpg.connect(raw_target)
         try:
-            stored = await conn.fetchval("SELECT count(*) FROM bare_inbound")
+            return int(await conn.fetchval("SELECT count(*) FROM bare_inbound"))
         finally:
             await conn.close()
-    else:
-        import sqlite3
+    import sqlite3
 
-        with sqlite3.connect(raw_target) as conn:
-            stored = conn.execute("SELECT count(*) FROM bare_inbound").fetchone()[0]
-    figures["stored"] = int(stored)
-    figures["ledger_ok"] = stored == distinct_valid(load)
-    return figures
+    with sqlite3.connect(raw_target) as conn:
+        return int(conn.execute("SELECT count(*) FROM bare_inbound").fetchone()[0])
 
 
-async def run_interlink(database_url: str, n: int) -> dict[str, Any]:
-    settings = Settings(database_url=database_url, encryption_keys=KEYRING)
-    db = Database(settings)
+@asynccontextmanager
+async def interlink_server(db: Database, database_url: str) -> AsyncIterator[tuple[Server, str]]:
+    """An ``interlink api`` process with a Stripe integration; (the server, its integration)."""
     async with db.session() as session:
         tenant = await tenants_service.create(session, TenantCreate(name="Bench S1"))
         issued = await keys_service.issue(
@@ -220,53 +237,76 @@ async def run_interlink(database_url: str, n: int) -> dict[str, Any]:
         "INTERLINK_LOG_LEVEL": "warning",
     }
     args = [sys.executable, "-m", "interlink", "api", "--port", str(port)]
-    load = deliveries(n)
-    try:
-        with process(args, port, env) as proc:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                created = await client.post(
-                    "/v1/integrations",
-                    json={
-                        "connection_code": "stripe",
-                        "name": "Stripe",
-                        "credentials": {"secret_key": "sk_test_bench", "webhook_secret": WHSEC},
-                    },
-                    headers={"Authorization": f"Bearer {issued.key}"},
-                )
-                created.raise_for_status()
-                integration_id = created.json()["id"]
-            figures = await drive_measured(
-                proc, f"http://127.0.0.1:{port}/v1/inbound/{integration_id}", load
+    with process(args, port, env) as proc:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            created = await client.post(
+                "/v1/integrations",
+                json={
+                    "connection_code": "stripe",
+                    "name": "Stripe",
+                    "credentials": {"secret_key": "sk_test_bench", "webhook_secret": WHSEC},
+                },
+                headers={"Authorization": f"Bearer {issued.key}"},
             )
-            figures["api_rss_mib"] = round(psutil.Process(proc.pid).memory_info().rss / 2**20, 1)
-        async with db.read_session() as session:
-            stored = await session.scalar(
-                select(func.count())
-                .select_from(InboundEvent)
-                .where(
-                    InboundEvent.integration_id == integration_id,
-                    InboundEvent.status != "rejected",  # refusals are kept for inspection
-                )
+            created.raise_for_status()
+            integration_id = created.json()["id"]
+        url = f"http://127.0.0.1:{port}/v1/inbound/{integration_id}"
+        yield Server(proc, url), integration_id
+
+
+async def interlink_stored(db: Database, integration_id: str) -> int:
+    async with db.read_session() as session:
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(InboundEvent)
+            .where(
+                InboundEvent.integration_id == integration_id,
+                InboundEvent.status != "rejected",  # refusals are kept for inspection
             )
-    finally:
-        await db.dispose()
-    figures["stored"] = int(stored or 0)
-    figures["ledger_ok"] = stored == distinct_valid(load)
-    return figures
+        )
+    return int(stored or 0)
 
 
 async def run(database_url: str, raw_target: str, quick: bool) -> dict[str, Any]:
+    """Both servers run side by side and take the load in alternating slices (bare, Interlink,
+    bare, ...): a neighbour's burst on the shared machine then weighs on both sides alike."""
     n = 1500 if quick else 10000
-    bare = await run_bare(raw_target, n)
-    interlink = await run_interlink(database_url, n)
+    load = deliveries(n)
+    if not raw_target.startswith("postgres"):
+        raw_target = raw_target + ".bare"
+    bare, interlink = Tally(), Tally()
+    db = Database(Settings(database_url=database_url, encryption_keys=KEYRING))
+    try:
+        with bare_server(raw_target) as bare_srv:
+            async with interlink_server(db, database_url) as (interlink_srv, integration_id):
+                size = -(-n // SLICES)
+                for start in range(0, n, size):
+                    part = load[start : start + size]
+                    await drive_measured(bare_srv.proc, bare_srv.url, part, bare)
+                    await drive_measured(interlink_srv.proc, interlink_srv.url, part, interlink)
+                rss = psutil.Process(interlink_srv.proc.pid).memory_info().rss
+        stored = {
+            "bare": await bare_stored(raw_target),
+            "interlink": await interlink_stored(db, integration_id),
+        }
+    finally:
+        await db.dispose()
+    results = {"bare": bare.figures(), "interlink": interlink.figures()}
+    results["interlink"]["api_rss_mib"] = round(rss / 2**20, 1)
+    for side, figures in results.items():
+        figures["stored"] = stored[side]
+        figures["ledger_ok"] = stored[side] == distinct_valid(load)
     return {
         "scenario": "S1 inbound",
         "duplicates": DUPLICATES,
         "bad_signatures": BAD_SIGNATURES,
         "concurrency": CONCURRENCY,
-        "bare": bare,
-        "interlink": interlink,
-        "ratio_vs_bare": round(interlink["events_per_s"] / bare["events_per_s"], 3),
+        "slices": SLICES,
+        "bare": results["bare"],
+        "interlink": results["interlink"],
+        "ratio_vs_bare": round(
+            results["interlink"]["events_per_s"] / results["bare"]["events_per_s"], 3
+        ),
         "target_ratio": 0.5,
-        "void": not (bare["ledger_ok"] and interlink["ledger_ok"]),
+        "void": not (results["bare"]["ledger_ok"] and results["interlink"]["ledger_ok"]),
     }

@@ -121,8 +121,10 @@ class RequestPipeline:
             template = route_template(scope)
             elapsed = time.perf_counter() - started
             method = scope["method"]
-            metrics.HTTP_REQUESTS.labels(method, template, str(status_holder["status"])).inc()
-            metrics.HTTP_LATENCY.labels(method, template).observe(elapsed)
+            metrics.child(
+                metrics.HTTP_REQUESTS, method, template, str(status_holder["status"])
+            ).inc()
+            metrics.child(metrics.HTTP_LATENCY, method, template).observe(elapsed)
             log.info(
                 "request",
                 method=method,

@@ -266,6 +266,7 @@ def test_paypal_offline_check_with_a_generated_certificate_chain() -> None:
             headers,
             BODY,
             "WH-1",
+            # another chain, valid at NOW (not at the wall clock's time): only the key differs
             PayPalSigner.create(valid_from=NOW - timedelta(days=1)).chain_pem,
             NOW,
             "signature_mismatch",

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
 from interlink.db.engine import Database
+from interlink.jobs import notify, wake_socket
 from interlink.kit.clock import now
 from interlink.kit.ids import new_id
 from interlink.webhooks_in.service import PROCESS_JOB
@@ -112,3 +113,57 @@ async def test_copies_of_an_event_in_one_batch_queue_one_job(
     assert {event_id for event_id, _ in answers} == {rows[0]["id"]}
     assert [duplicate for _, duplicate in answers] == [False] + [True] * (copies - 1)
     assert await process_jobs(db, rows[0]["id"]) == 1
+
+
+async def test_a_batch_whose_jobs_cannot_be_queued_stores_none_of_its_events(
+    app: FastAPI, db: Database
+) -> None:
+    tenant_id, integration_id = await stripe_row(app, db)
+    writer = InboundWriter(db, "inbound.no_such_job")
+    rows = [event_row(tenant_id, integration_id, f"evt_{n}") for n in range(3)]
+
+    answers = await asyncio.gather(*(writer.store(r) for r in rows), return_exceptions=True)
+
+    assert all(isinstance(a, LookupError) for a in answers)
+    assert await events_of(db, integration_id) == []
+    # the writer goes on: the next batch is written
+    good = InboundWriter(db, PROCESS_JOB)
+    assert await good.store(rows[0]) == (rows[0]["id"], False)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_batch_committed_on_sqlite_wakes_workers_here_and_in_other_processes(
+    backend: str, app: FastAPI, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant_id, integration_id = await stripe_row(app, db)
+    sent: list[str] = []
+    monkeypatch.setattr(wake_socket, "send", sent.append)
+    local = asyncio.Event()
+    notify.add_waiter(local)
+    try:
+        await InboundWriter(db, PROCESS_JOB).store(event_row(tenant_id, integration_id, "evt_1"))
+    finally:
+        notify.remove_waiter(local)
+    assert local.is_set()
+    assert sent == [db.engine.url.database]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_batch_that_queued_no_job_on_sqlite_wakes_nobody(
+    backend: str, app: FastAPI, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant_id, integration_id = await stripe_row(app, db)
+    writer = InboundWriter(db, PROCESS_JOB)
+    first = event_row(tenant_id, integration_id, "evt_1")
+    await writer.store(first)
+    sent: list[str] = []
+    monkeypatch.setattr(wake_socket, "send", sent.append)
+    local = asyncio.Event()
+    notify.add_waiter(local)
+    try:
+        answer = await writer.store(event_row(tenant_id, integration_id, "evt_1"))
+    finally:
+        notify.remove_waiter(local)
+    assert answer == (first["id"], True)
+    assert not local.is_set()
+    assert sent == []

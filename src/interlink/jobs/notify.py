@@ -51,15 +51,22 @@ def wake_local() -> None:
         waiter.set()
 
 
+def wake_after_commit(sqlite_database: str | None) -> None:
+    """Wake the workers for jobs just committed: this process's, and on SQLite (the database
+    file given) those of other processes. Session commits do this on their own (the hook below);
+    a writer that commits outside a session calls it."""
+    wake_local()
+    if sqlite_database and sqlite_database != ":memory:":
+        from interlink.jobs import wake_socket
+
+        wake_socket.send(sqlite_database)
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     database = session.info.pop(SQLITE_DATABASE, None)
     if session.info.pop(ENQUEUED_FLAG, False):
-        wake_local()
-        if database:
-            from interlink.jobs import wake_socket
-
-            wake_socket.send(database)
+        wake_after_commit(database)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, select
+from sqlalchemy import Dialect, Select, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from interlink.db.sqlite_thread import SQLiteStatement
 from interlink.models import InboundEvent, Integration
 
 # The receiving path's statements are built once, on the tables rather than the mapped classes,
@@ -53,6 +54,17 @@ async def insert_many_once(session: AsyncSession, rows: list[dict[str, Any]]) ->
     constraint and exactly one wins. Every row must have the same keys."""
     stmt = _INSERT_ONCE["sqlite" if session.get_bind().dialect.name == "sqlite" else "postgresql"]
     return set((await session.execute(stmt, rows)).scalars().all())
+
+
+def sqlite_insert_once(dialect: Dialect, keys: Sequence[str]) -> SQLiteStatement:
+    """``insert_many_once`` of one row, for a transaction run on sqlite3 itself: the row's id
+    comes back when it is stored, nothing when its event was stored before."""
+    return SQLiteStatement(_INSERT_ONCE["sqlite"], dialect, keys)
+
+
+def sqlite_first_id(dialect: Dialect) -> SQLiteStatement:
+    """The stored event's id, by ``integration_id`` and ``provider_event_id``, on sqlite3."""
+    return SQLiteStatement(_FIRST_ID, dialect)
 
 
 async def first_ids(

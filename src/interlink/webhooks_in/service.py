@@ -156,9 +156,9 @@ async def _store(
     )
     connection = integration.connection_code
     if duplicate:
-        metrics.INBOUND_RECEIVED.labels(connection, "duplicate").inc()
+        metrics.child(metrics.INBOUND_RECEIVED, connection, "duplicate").inc()
         return Receipt(id=stored_id, duplicate=True)
-    metrics.INBOUND_RECEIVED.labels(connection, "stored").inc()
+    metrics.child(metrics.INBOUND_RECEIVED, connection, "stored").inc()
     log.info(
         "inbound_event_stored",
         inbound_event=event_id,
@@ -178,8 +178,8 @@ async def _record_rejection(
     error: SignatureInvalid,
 ) -> None:
     connection = integration.connection_code
-    metrics.INBOUND_RECEIVED.labels(connection, "rejected").inc()
-    metrics.INBOUND_REJECTED.labels(connection, error.code).inc()
+    metrics.child(metrics.INBOUND_RECEIVED, connection, "rejected").inc()
+    metrics.child(metrics.INBOUND_REJECTED, connection, error.code).inc()
     log.warning(
         "inbound_signature_rejected",
         integration=integration.id,
