@@ -5,7 +5,7 @@ transaction (the delivery row is its own queue entry: ``pending`` and due at
 The database picks the endpoints. An endpoint is subscribed when its ``event_types`` is empty or
 holds ``*``, the type itself, or one of the type's wildcards (``order.*`` and ``order.item.*``
 for ``order.item.created``: ``candidate_patterns``); and, when it names channels, when one of
-them is among the event's. ``subscribed`` says the same in Python.
+them is among the event's.
 
 On PostgreSQL a publish is one statement: the event, its deliveries, the (shared) wake-up and the
 notification are CTEs of one ``INSERT``. On SQLite (no data-modifying CTEs) it is three: the
@@ -52,17 +52,6 @@ def candidate_patterns(event_type: str) -> list[str]:
         if char == ".":
             patterns.append(event_type[: at + 1] + "*")
     return patterns
-
-
-def subscribed(patterns: Sequence[str], event_type: str) -> bool:
-    if not patterns:
-        return True
-    for pattern in patterns:
-        if pattern in ("*", event_type):
-            return True
-        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
-            return True
-    return False
 
 
 _EVENT_SQL = """
