@@ -10,7 +10,7 @@ import pytest
 from ulid import ULID
 
 from interlink.kit import ids
-from interlink.kit.ids import has_prefix, new_id
+from interlink.kit.ids import has_prefix, new_id, new_id_stem
 
 
 @pytest.fixture
@@ -83,3 +83,12 @@ def test_ids_made_on_several_threads_at_once_are_all_different() -> None:
 
     every = [i for out in made for i in out]
     assert len(set(every)) == len(every)
+
+
+def test_id_stems_drawn_in_one_millisecond_differ_before_the_tail_a_statement_appends() -> None:
+    # ids drawn within a millisecond are consecutive: cut before their tail, they would collide
+    stems = {new_id_stem("msg", 5) for _ in range(2000)}
+    assert len(stems) == 2000
+    completed = next(iter(stems)) + "0000A"
+    assert has_prefix(completed, "msg")
+    assert ULID.from_str(completed[4:])  # still a ULID, in the ULID alphabet

@@ -19,7 +19,7 @@ from interlink.models import Job, WebhookAttempt, WebhookDelivery
 from interlink.webhooks_out.dispatch import Dispatcher, dispatcher_for
 from interlink.webhooks_out.secrets import keyring_for
 from interlink.webhooks_out.tasks import _gates_for, _limiter_for
-from interlink.webhooks_out.wakeup import DISPATCH_JOB
+from interlink.webhooks_out.wakeup import DISPATCH_JOB, SHARE_WINDOW
 from tests.webhooks_out.conftest import FakeClock, Receiver, run_due_jobs
 from tests.webhooks_out.helpers import create_endpoint, only_delivery, publish, tenant
 
@@ -132,12 +132,14 @@ async def test_wake_ups_queued_during_a_run_are_absorbed_by_its_claims(
     wh_client: httpx.AsyncClient,
     wh_settings: Settings,
     receiver: Receiver,
+    fake_clock: FakeClock,
     unique: str,
 ) -> None:
     key = await tenant(db)
     await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
     for _ in range(5):
         await publish(wh_client, key)
+        fake_clock.advance(SHARE_WINDOW * 2)  # the next publish shares none of them
     async with db.read_session() as session:
         queued = await session.scalar(
             select(func.count()).where(Job.name == DISPATCH_JOB, Job.state == "queued")

@@ -143,3 +143,131 @@ async def test_concurrent_publishes_of_one_external_id_make_one_event(db: Databa
         await first.close()
         await second.close()
     assert two.id == one.id
+
+
+SUBSCRIPTIONS: list[list[str]] = [
+    [],
+    ["*"],
+    ["order.created"],
+    ["order.*"],
+    ["order.item.*"],
+    ["order"],
+    ["order.created.*"],
+    ["ord*"],
+    ["payment.*", "order.item.created"],
+    ["order.*", "order.created"],  # two patterns that match: still one delivery
+]
+CHANNELS: list[list[str] | None] = [None, [], ["eu"], ["us", "eu"], ["us"]]
+
+
+def rule(event_types: list[str], channels: list[str] | None, event: str, on: list[str]) -> bool:
+    """The documented rule: an empty list, ``*``, the type, or ``prefix.*`` with the type
+    starting with ``prefix.``; and, for an endpoint naming channels, one of the event's."""
+    named = not event_types or any(
+        p in ("*", event) or (p.endswith(".*") and event.startswith(p[:-1])) for p in event_types
+    )
+    return named and (not channels or bool(set(channels) & set(on)))
+
+
+async def test_the_database_picks_exactly_the_endpoints_the_subscription_rules_name(
+    db: Database,
+) -> None:
+    from sqlalchemy import null, select
+
+    from interlink.kit.ids import new_id
+    from interlink.models import WebhookDelivery, WebhookEndpoint
+
+    key = await tenant(db)
+    other = await tenant(db)
+    expected_rules: dict[str, tuple[list[str], list[str] | None]] = {}
+    async with db.session() as session:
+        for enabled in (True, False):
+            for owner in (key.tenant_id, other.tenant_id):
+                for event_types in SUBSCRIPTIONS:
+                    for channels in [*CHANNELS, "sql-null"]:
+                        row = WebhookEndpoint(
+                            id=new_id("whep"),
+                            tenant_id=owner,
+                            url="https://hooks.example.com/x",
+                            mode="test",
+                            event_types=event_types,
+                            channels=null() if channels == "sql-null" else channels,
+                            headers={},
+                            timeout_seconds=15,
+                            enabled=enabled,
+                            secret_sealed="sealed",
+                            secret_last4="xxxx",
+                        )
+                        session.add(row)
+                        if enabled and owner == key.tenant_id:
+                            on = None if channels == "sql-null" else channels
+                            expected_rules[row.id] = (event_types, on)  # type: ignore[assignment]
+        await session.commit()
+
+    cases = [
+        ("order.created", None),
+        ("order.created", ["eu"]),
+        ("order.created", ["asia"]),
+        ("order.item.created", ["us"]),
+        ("orders.created", None),
+        ("payment.captured", []),
+    ]
+    for event_type, on in cases:
+        async with db.session() as session:
+            event = await publish_internal(
+                session, key.tenant_id, event_type, {"object": {}}, channels=on
+            )
+            await session.commit()
+        async with db.read_session() as session:
+            reached = list(
+                await session.scalars(
+                    select(WebhookDelivery.endpoint_id).where(WebhookDelivery.event_id == event.id)
+                )
+            )
+        wanted = {
+            endpoint_id
+            for endpoint_id, (types, channels) in expected_rules.items()
+            if rule(types, channels, event_type, on or [])
+        }
+        assert wanted  # every case reaches someone (at least the empty subscription)
+        assert len(reached) == len(set(reached))
+        assert set(reached) == wanted, (event_type, on)
+
+
+async def test_a_duplicate_external_event_id_creates_no_deliveries_and_no_wake_up(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    fake_clock: FakeClock,
+    unique: str,
+) -> None:
+    from sqlalchemy import func, select
+
+    from interlink.models import Job, WebhookDelivery
+    from interlink.webhooks_out.wakeup import SHARE_WINDOW
+
+    key = await tenant(db)
+    for n in range(3):
+        await create_endpoint(wh_client, key, f"https://hooks.example.com/{unique}/{n}")
+
+    async def counts() -> tuple[int, int]:
+        async with db.read_session() as session:
+            deliveries = await session.scalar(
+                select(func.count()).where(WebhookDelivery.tenant_id == key.tenant_id)
+            )
+            jobs = await session.scalar(select(func.count()).select_from(Job))
+        return int(deliveries or 0), int(jobs or 0)
+
+    ids = []
+    for _ in range(2):
+        async with db.session() as session:
+            event = await publish_internal(
+                session, key.tenant_id, "order.created", {"object": {}}, external_id="ord-9"
+            )
+            await session.commit()
+        ids.append(event.id)
+        if len(ids) == 1:
+            first = await counts()
+            fake_clock.advance(SHARE_WINDOW * 2)  # a second wake-up could not be the shared one
+    assert ids[0] == ids[1]
+    assert first[0] == 3
+    assert await counts() == first

@@ -26,6 +26,7 @@ from interlink.events.schemas import (
     EventTypeCreate,
     EventTypeRead,
 )
+from interlink.events.validators import validator_for
 from interlink.kit.ids import new_id
 from interlink.models import Event, EventType
 
@@ -98,9 +99,7 @@ async def _validate_data(
         )
     if row.schema is None:
         return
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(row.schema).iter_errors(data)
-    )
+    error = jsonschema.exceptions.best_match(validator_for(row.schema).iter_errors(data))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path)
         param = "data" + (f".{where}" if where else "")

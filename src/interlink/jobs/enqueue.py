@@ -113,7 +113,21 @@ async def enqueue_keyed_many(
     await _notify(session, is_sqlite)
 
 
-async def _notify(session: AsyncSession, is_sqlite: bool) -> None:
+def notify_pending(session: AsyncSession) -> bool:
+    """Whether workers are yet to be told of this transaction's jobs: a statement that queues
+    a job itself (not through ``enqueue``) issues ``pg_notify`` when this is true, then calls
+    ``announce``."""
+    return not session.info.get(notify.ENQUEUED_FLAG)
+
+
+async def announce(session: AsyncSession, is_sqlite: bool, *, notified: bool) -> None:
+    """For a statement that queued a job (or shared one already queued) without ``enqueue``:
+    workers are woken after the commit as ``enqueue`` wakes them (on SQLite, in other processes
+    too). ``notified``: that statement issued ``pg_notify`` itself."""
+    await _notify(session, is_sqlite, notified=notified)
+
+
+async def _notify(session: AsyncSession, is_sqlite: bool, *, notified: bool = False) -> None:
     if not session.info.get(notify.ENQUEUED_FLAG):
         session.info[notify.ENQUEUED_FLAG] = True
         if is_sqlite:
@@ -121,7 +135,7 @@ async def _notify(session: AsyncSession, is_sqlite: bool) -> None:
             database = (bind.engine if isinstance(bind, Connection) else bind).url.database
             if database and database != ":memory:":
                 session.info[notify.SQLITE_DATABASE] = database
-        else:
+        elif not notified:
             await session.execute(
                 text("SELECT pg_notify(:channel, '')"), {"channel": notify.CHANNEL}
             )

@@ -229,10 +229,19 @@ async def absorb(session: AsyncSession, name: str, at: datetime) -> int:
     """Mark the queued, due jobs named ``name`` done without running them: for wake-up jobs
     (no arguments, interchangeable) whose work a run already in progress is about to do. Call it
     before reading the work, in the same transaction, so that whatever a wake-up announced is
-    visible to that read."""
+    visible to that read.
+
+    A job locked by another transaction is left queued (on PostgreSQL; SQLite has no row locks
+    and renders no ``FOR UPDATE``): a publish sharing it holds it until its commit, and the
+    work it announces may not be visible to this read yet."""
+    due = (
+        select(Job.id)
+        .where(Job.name == name, Job.state == "queued", Job.run_at <= at)
+        .with_for_update(skip_locked=True)
+    )
     result = await session.execute(
         update(Job)
-        .where(Job.name == name, Job.state == "queued", Job.run_at <= at)
+        .where(Job.id.in_(due.scalar_subquery()))
         .values(state="done", finished_at=at, updated_at=at)
         .execution_options(synchronize_session=False)
     )

@@ -54,5 +54,15 @@ def _encode_time(ms: int) -> str:
     return "".join(_PAIRS[(ms >> shift) & 1023] for shift in (40, 30, 20, 10, 0))
 
 
+def new_id_stem(prefix: str, tail: int) -> str:
+    """A new id without its last ``tail`` characters, for ids that a statement
+    completes (say with a row number). The random characters are fresh: ULIDs draw
+    consecutive values within a millisecond (as ``new_id`` does), which differ only at the end."""
+    stamp = _encode_time(time.time_ns() // 1_000_000)
+    bits = int.from_bytes(os.urandom(10), "big")
+    random = "".join(_ALPHABET[(bits >> (5 * n)) & 31] for n in range(16 - tail))
+    return f"{prefix}_{stamp}{random}"
+
+
 def has_prefix(value: str, prefix: str) -> bool:
     return value.startswith(prefix + "_") and len(value) == len(prefix) + 27
