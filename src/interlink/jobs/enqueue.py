@@ -80,18 +80,15 @@ async def enqueue(
     return job_id
 
 
-async def enqueue_keyed_many(
-    session: AsyncSession, name: str, jobs: Sequence[tuple[str, str | None, dict[str, Any]]]
-) -> None:
-    """``enqueue`` of many keyed jobs in one statement: (key, request id, args) each, a key
-    already queued being a no-op. For callers that write in batches (the inbound receiver)."""
+def keyed_rows(
+    name: str, jobs: Sequence[tuple[str, str | None, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The job rows of ``jobs`` ((key, request id, args) each) queued to run ``name`` now."""
     spec = registry.get(name)
     if spec is None:
         raise LookupError(f"no job named {name!r} is registered")
-    if not jobs:
-        return
     at = now()
-    rows = [
+    return [
         {
             "id": new_id("job"),
             "name": name,
@@ -108,6 +105,16 @@ async def enqueue_keyed_many(
         }
         for key, request_id, args in jobs
     ]
+
+
+async def enqueue_keyed_many(
+    session: AsyncSession, name: str, jobs: Sequence[tuple[str, str | None, dict[str, Any]]]
+) -> None:
+    """``enqueue`` of many keyed jobs in one statement: (key, request id, args) each, a key
+    already queued being a no-op. For callers that write in batches (the inbound receiver)."""
+    rows = keyed_rows(name, jobs)
+    if not rows:
+        return
     is_sqlite = session.get_bind().dialect.name == "sqlite"
     await session.execute(_KEYED_INSERT["sqlite" if is_sqlite else "postgresql"], rows)
     await _notify(session, is_sqlite)
