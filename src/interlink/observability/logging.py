@@ -48,7 +48,9 @@ def configure(level: str = "info", fmt: str = "console") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         # below the level, stop at once: the other processors (time stamp, context) would run
