@@ -191,6 +191,9 @@ class Dispatcher:
         """Drain: claim, send and record until nothing is due or in flight (or the worker
         stops); then queue the run that the earliest pending row will need. The number sent."""
         self.active = True
+        # the run's first claim absorbs the wake-ups queued so far (the dispatcher outlives runs:
+        # a claim of the previous run may have absorbed a moment ago)
+        self._absorb_after = 0.0
         sent = 0
         idle_since: float | None = None
         recorder = asyncio.create_task(self._record_loop(), name="webhooks-recorder")
