@@ -5,12 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -20,49 +16,8 @@ from interlink.config import Settings
 from interlink.db.engine import Database
 from interlink.jobs import enqueue
 from interlink.models import Job, WorkerHeartbeat
+from tests.fixtures.workers import worker_process
 from tests.jobs.test_queue import wait_until
-
-
-@contextmanager
-def worker_process(
-    settings: Settings,
-    env: dict[str, str],
-    log_dir: Path,
-    *,
-    lease: float = 30,
-    concurrency: int = 16,
-    poll: float = 0.2,
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A worker process whose stderr goes to a file under ``log_dir`` (a pipe nobody reads would
-    block the worker once full), so a failing test can show what the worker said."""
-    process_env = {
-        **env,
-        "INTERLINK_DATABASE_URL": settings.database_url,
-        "INTERLINK_JOB_MODULES": "tests.fixtures.probe_jobs",
-        "INTERLINK_JOBS_LEASE_SECONDS": str(lease),
-        "INTERLINK_JOBS_POLL_INTERVAL": str(poll),
-        "INTERLINK_LOG_LEVEL": "warning",
-    }
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        dir=log_dir, prefix="worker-", suffix=".log", delete=False
-    ) as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "interlink", "worker", "--concurrency", str(concurrency)],
-            env=process_env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def wait_or_explain(

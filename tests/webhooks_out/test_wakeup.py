@@ -4,11 +4,6 @@ is left without a dispatcher run that sees its deliveries."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +19,7 @@ from interlink.jobs.worker import Worker
 from interlink.kit.clock import now
 from interlink.models import Job, WebhookDelivery, WorkerHeartbeat
 from interlink.webhooks_out.wakeup import DISPATCH_JOB, SHARE_WINDOW
+from tests.fixtures.workers import worker_process
 from tests.jobs.test_queue import wait_until
 from tests.webhooks_out.conftest import FakeClock, Receiver, run_due_jobs
 from tests.webhooks_out.helpers import create_endpoint, tenant
@@ -146,39 +142,6 @@ async def test_a_wake_up_shared_by_an_open_publish_is_claimed_only_after_its_com
     assert await statuses(db, key.tenant_id) == ["succeeded", "succeeded"]
 
 
-@contextmanager
-def webhook_worker(
-    settings: Settings, env: dict[str, str], log_dir: Path, poll: float
-) -> Iterator[subprocess.Popen[bytes]]:
-    process_env = {
-        **env,
-        "INTERLINK_DATABASE_URL": settings.database_url,
-        "INTERLINK_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "INTERLINK_JOBS_POLL_INTERVAL": str(poll),
-        # the run ends once drained, so the next delivery needs a wake-up of the worker itself
-        "INTERLINK_WEBHOOK_DISPATCH_LINGER_SECONDS": "0",
-        "INTERLINK_LOG_LEVEL": "warning",
-    }
-    with tempfile.NamedTemporaryFile(
-        dir=log_dir, prefix="worker-", suffix=".log", delete=False
-    ) as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "interlink", "worker"],
-            env=process_env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 # PostgreSQL wakes other processes with NOTIFY; SQLite through the workers' wake sockets
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -202,7 +165,14 @@ async def test_a_publish_wakes_a_sqlite_worker_in_another_process_that_would_pol
     async def delivered(count: int) -> Any:
         return len(await receiver.log(f"/ok/{unique}")) >= count
 
-    with webhook_worker(wh_settings, subprocess_env, tmp_path, poll=3600) as process:
+    settled = {
+        "INTERLINK_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        # the run ends once drained, so the next delivery needs a wake-up of the worker itself
+        "INTERLINK_WEBHOOK_DISPATCH_LINGER_SECONDS": "0",
+    }
+    with worker_process(
+        wh_settings, subprocess_env, tmp_path, poll=3600, extra_env=settled
+    ) as process:
         await wait_until(worker_alive, timeout=120)
         # the first delivery makes sure the worker's loop has started; then its run ends, the
         # loop claims again, finds nothing and waits an hour for its next poll
