@@ -7,7 +7,6 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -119,6 +118,10 @@ class Settings(BaseSettings):
     @field_validator("rate_limit_default")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
+        # imported here: the default is not validated, so a worker loads ``limits`` only when an
+        # endpoint's rate limit needs it
+        from limits import parse as parse_rate_limit
+
         try:
             parse_rate_limit(value)
         except ValueError as exc:

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
-from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
 if TYPE_CHECKING:
     import redis.asyncio
+    from limits import RateLimitItem
+    from limits.aio.storage import Storage
+    from limits.aio.strategies import MovingWindowRateLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -39,35 +38,50 @@ class RateLimitDecision:
 
 
 class KeyRateLimiter:
-    def __init__(self, default: str, redis_url: str | None = None) -> None:
-        self._pool: redis.asyncio.ConnectionPool | None = None
-        if redis_url:
-            import redis.asyncio  # only with Redis configured: a worker without it never loads it
+    """Built on first use: a worker whose endpoints have no rate limit never loads ``limits``
+    (~2 MiB with its dependencies)."""
 
-            # our own pool (redis-py, already a dependency) so that shutdown can close it
-            self._pool = redis.asyncio.ConnectionPool.from_url(redis_url)
-            # limits types its pass-through client options as scalars; a pool is accepted
-            self.storage: Storage = storage_from_string(  # type: ignore[assignment]
-                "async+" + redis_url,
-                implementation="redispy",
-                connection_pool=self._pool,  # type: ignore[arg-type]
-            )
-        else:
-            self.storage = MemoryStorage()
-        self.limiter = MovingWindowRateLimiter(self.storage)
-        self.default = parse(default)
-        self._items: dict[str, RateLimitItem] = {}
+    def __init__(self, default: str, redis_url: str | None = None) -> None:
+        self._default_spec = default
+        self._redis_url = redis_url
+        self._pool: redis.asyncio.ConnectionPool | None = None
+        self._limiter: MovingWindowRateLimiter | None = None
+        self._items: dict[str | None, RateLimitItem] = {}
+
+    @property
+    def limiter(self) -> MovingWindowRateLimiter:
+        if self._limiter is None:
+            from limits.aio.storage import MemoryStorage
+            from limits.aio.strategies import MovingWindowRateLimiter
+
+            storage: Storage
+            if self._redis_url:
+                import redis.asyncio  # only with Redis configured
+                from limits.storage import storage_from_string
+
+                # our own pool (redis-py, already a dependency) so that shutdown can close it
+                self._pool = redis.asyncio.ConnectionPool.from_url(self._redis_url)
+                # limits types its pass-through client options as scalars; a pool is accepted
+                storage = storage_from_string(  # type: ignore[assignment]
+                    "async+" + self._redis_url,
+                    implementation="redispy",
+                    connection_pool=self._pool,  # type: ignore[arg-type]
+                )
+            else:
+                storage = MemoryStorage()
+            self._limiter = MovingWindowRateLimiter(storage)
+        return self._limiter
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.disconnect()
 
     def _item(self, spec: str | None) -> RateLimitItem:
-        if spec is None:
-            return self.default
         item = self._items.get(spec)
         if item is None:
-            item = self._items[spec] = parse(spec)
+            from limits import parse
+
+            item = self._items[spec] = parse(self._default_spec if spec is None else spec)
         return item
 
     async def hit(self, key_id: str, spec: str | None = None) -> RateLimitDecision:

@@ -52,8 +52,10 @@ async def publish(
     """
     check_type(event_type)
     # the rows are written by Core statements, which do not flush the session's pending changes
-    # (an endpoint changed, a tenant added in this transaction) as an ORM query would
-    await session.flush()
+    # (an endpoint changed, a tenant added in this transaction) as an ORM query would; with none
+    # pending, the flush (a greenlet hand-off) is skipped
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
     event = Event(
         id=new_id("evt"),
         tenant_id=tenant_id,

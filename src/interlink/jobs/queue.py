@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, select, update
+from sqlalchemy import Integer, Table, and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.kit.clock import now
@@ -34,32 +34,44 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=base / 2 + random.uniform(0, base / 2))
 
 
+_jobs = cast(Table, Job.__table__)
+
+
+def _claim_statement(skip_locked: bool) -> Any:
+    j = _jobs.c
+    ready = (
+        select(j.id)
+        .where(j.state == "queued", j.run_at <= bindparam("b_at"))
+        .order_by(j.priority, j.run_at)
+        .limit(bindparam("b_limit", type_=Integer))
+    )
+    if skip_locked:
+        ready = ready.with_for_update(skip_locked=True)
+    return (
+        update(_jobs)
+        .where(j.id.in_(ready.scalar_subquery()))
+        .values(
+            state="running",
+            locked_by=bindparam("b_worker"),
+            lease_expires_at=bindparam("b_lease"),
+            attempts=j.attempts + 1,
+            updated_at=bindparam("b_at"),
+        )
+        .returning(j.id, j.name, j.args, j.attempts, j.max_attempts, j.request_id)
+    )
+
+
+# built once, as _MARK_DONE below: a worker claims many times a second under load, and building
+# the statement (and walking it for its cache key) cost more than running it
+_CLAIM = {skip: _claim_statement(skip) for skip in (False, True)}
+
+
 async def claim(
     session: AsyncSession, worker_id: str, limit: int, lease: timedelta, *, skip_locked: bool
 ) -> list[ClaimedJob]:
     at = now()
-    ready = (
-        select(Job.id)
-        .where(Job.state == "queued", Job.run_at <= at)
-        .order_by(Job.priority, Job.run_at)
-        .limit(limit)
-    )
-    if skip_locked:
-        ready = ready.with_for_update(skip_locked=True)
-    stmt = (
-        update(Job)
-        .where(Job.id.in_(ready.scalar_subquery()))
-        .values(
-            state="running",
-            locked_by=worker_id,
-            lease_expires_at=at + lease,
-            attempts=Job.attempts + 1,
-            updated_at=at,
-        )
-        .returning(Job.id, Job.name, Job.args, Job.attempts, Job.max_attempts, Job.request_id)
-        .execution_options(synchronize_session=False)
-    )
-    rows = (await session.execute(stmt)).all()
+    params = {"b_at": at, "b_limit": limit, "b_worker": worker_id, "b_lease": at + lease}
+    rows = (await session.execute(_CLAIM[skip_locked], params)).all()
     return [ClaimedJob(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
@@ -74,7 +86,6 @@ def _owned(job_id: str, worker_id: str, attempt: int) -> Any:
     )
 
 
-_jobs = cast(Table, Job.__table__)
 # built once: the statement every finished job runs (no per-job construction or cache-key walk)
 _MARK_DONE = (
     update(_jobs)
@@ -225,6 +236,23 @@ async def stats(session: AsyncSession) -> tuple[list[tuple[str, str, int]], int,
     return [(r[0], r[1], int(r[2])) for r in rows], int(due[0]), age
 
 
+def _absorb_statement() -> Any:
+    j = _jobs.c
+    due = (
+        select(j.id)
+        .where(j.name == bindparam("b_name"), j.state == "queued", j.run_at <= bindparam("b_at"))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(_jobs)
+        .where(j.id.in_(due.scalar_subquery()))
+        .values(state="done", finished_at=bindparam("b_at"), updated_at=bindparam("b_at"))
+    )
+
+
+_ABSORB = _absorb_statement()
+
+
 async def absorb(session: AsyncSession, name: str, at: datetime) -> int:
     """Mark the queued, due jobs named ``name`` done without running them: for wake-up jobs
     (no arguments, interchangeable) whose work a run already in progress is about to do. Call it
@@ -234,15 +262,5 @@ async def absorb(session: AsyncSession, name: str, at: datetime) -> int:
     A job locked by another transaction is left queued (on PostgreSQL; SQLite has no row locks
     and renders no ``FOR UPDATE``): a publish sharing it holds it until its commit, and the
     work it announces may not be visible to this read yet."""
-    due = (
-        select(Job.id)
-        .where(Job.name == name, Job.state == "queued", Job.run_at <= at)
-        .with_for_update(skip_locked=True)
-    )
-    result = await session.execute(
-        update(Job)
-        .where(Job.id.in_(due.scalar_subquery()))
-        .values(state="done", finished_at=at, updated_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(_ABSORB, {"b_name": name, "b_at": at})
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -37,6 +37,7 @@ log = structlog.get_logger("interlink.worker")
 MAX_BATCH = 64
 SCHEDULE_TICK_SECONDS = 5.0
 REAP_SECONDS = 5.0
+WAKE_GAP_SECONDS = 0.01
 
 
 class Worker:
@@ -140,7 +141,14 @@ class Worker:
             self._listener = None
 
     async def _loop(self) -> None:
+        empty_at = float("-inf")  # when the last claim found nothing
         while not self._stopping.is_set():
+            # a wake-up soon after a claim that found nothing waits out the gap: under a stream
+            # of notifications (one per publishing commit) the loop claims at most once a gap
+            # instead of once a commit; a wake-up in a quiet moment is claimed at once
+            gap = empty_at + WAKE_GAP_SECONDS - time.monotonic()
+            if gap > 0:
+                await asyncio.sleep(gap)
             self._wake.clear()
             free = self.concurrency - len(self._running)
             claimed: list[ClaimedJob] = []
@@ -154,6 +162,8 @@ class Worker:
                 for job in claimed:
                     task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
                     self._running[job.id] = (job, task)
+            if free > 0 and not claimed:
+                empty_at = time.monotonic()
             if claimed and len(self._running) < self.concurrency:
                 continue  # the queue may hold more: claim again right away
             await self._sleep(self.settings.jobs_poll_interval)
@@ -300,5 +310,6 @@ class Worker:
                         await session.commit()
                     # what jobs loaded on first use (their modules, clients, SDKs) stays
                     heap.freeze_if_modules_loaded()
+                    heap.trim()
             except Exception as exc:
                 log.warning("worker_housekeeping_failed", error=str(exc))

@@ -30,7 +30,7 @@ from typing import Any, cast
 
 import orjson
 import structlog
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Integer, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.config import Settings
@@ -61,11 +61,72 @@ RECORD_GATHER = 0.01
 RECHECK = timedelta(seconds=1)
 SECRET_CACHE = 4096
 ABSORB_EVERY = 0.05
+CLAIM_GAP = 0.005
 
 _deliveries = cast(Table, WebhookDelivery.__table__)
 _attempts = cast(Table, WebhookAttempt.__table__)
 _endpoints = cast(Table, WebhookEndpoint.__table__)
 _events = cast(Table, Event.__table__)
+
+
+# The statements a claim and a record run, built once: a busy dispatcher runs them many times a
+# second, and building one (and walking it for its cache key) cost as much as running it.
+def _due_statement(is_sqlite: bool, excluding: bool) -> Any:
+    d, e = _deliveries.c, _endpoints.c
+    stmt = (
+        select(
+            d.id,
+            d.tenant_id,
+            d.endpoint_id,
+            d.event_id,
+            d.attempts,
+            e.enabled,
+            e.paused_until,
+            e.rate_limit,
+            e.timeout_seconds,
+            e.updated_at,
+        )
+        .select_from(_deliveries.join(_endpoints, e.id == d.endpoint_id))
+        .where(d.status == "pending", d.next_attempt_at <= bindparam("b_at"))
+    )
+    if excluding:
+        stmt = stmt.where(d.endpoint_id.not_in(bindparam("b_excluded", expanding=True)))
+    stmt = stmt.order_by(d.next_attempt_at).limit(bindparam("b_limit", type_=Integer))
+    if not is_sqlite:
+        stmt = stmt.with_for_update(skip_locked=True, of=_deliveries)
+    return stmt
+
+
+# by (SQLite, some endpoints excluded)
+_DUE = {(s, x): _due_statement(s, x) for s in (False, True) for x in (False, True)}
+
+
+_LEASE = (
+    update(_deliveries)
+    .where(_deliveries.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(next_attempt_at=bindparam("b_lease"))
+)
+_EVENT_BODIES = select(
+    _events.c.id, _events.c.type, _events.c.created_at, _events.c.tenant_id, _events.c.data
+).where(_events.c.id.in_(bindparam("b_ids", expanding=True)))
+_CURRENT_SQLITE = select(_deliveries.c.id, _deliveries.c.status, _deliveries.c.attempts).where(
+    _deliveries.c.id.in_(bindparam("b_ids", expanding=True))
+)
+_CURRENT_LOCKED = _CURRENT_SQLITE.order_by(_deliveries.c.id).with_for_update()
+_INSERT_ATTEMPTS = insert(_attempts)
+_SUCCEEDED = (
+    update(_deliveries)
+    .where(_deliveries.c.id == bindparam("b_id"))
+    .values(
+        status="succeeded",
+        attempts=bindparam("b_attempts"),
+        next_attempt_at=None,
+        last_attempt_at=bindparam("b_at"),
+        last_status_code=bindparam("b_code"),
+        last_error=None,
+        updated_at=bindparam("b_now"),
+    )
+)
 
 
 @dataclass(slots=True)
@@ -196,6 +257,7 @@ class Dispatcher:
         self._absorb_after = 0.0
         sent = 0
         idle_since: float | None = None
+        drained_at = float("-inf")  # when a claim last took every due row it could
         recorder = asyncio.create_task(self._record_loop(), name="webhooks-recorder")
         notify.add_callback(self.poke)
         try:
@@ -205,6 +267,14 @@ class Dispatcher:
                 self._claimable.clear()
                 if stopping is not None and stopping.is_set():
                     break
+                # a wake-up soon after a claim that drained what was due waits out CLAIM_GAP:
+                # under a stream of publishes (a notification each) a claim takes what arrived
+                # meanwhile instead of one row per commit; a quiet moment's wake-up claims at once
+                gap = drained_at + CLAIM_GAP - time.monotonic()
+                if gap > 0:
+                    await asyncio.sleep(gap)
+                    self._poked.clear()
+                    self._claimable.clear()
                 free = min(BATCH, self.gates.overall - self.gates.total)
                 # sends in flight when the claim began may have kept their endpoints out of it
                 busy = bool(self._sending)
@@ -213,6 +283,7 @@ class Dispatcher:
                 self._low_water = len(self._sending) // 2
                 if claimed and claimed == free:
                     continue  # more may be due: claim again at once
+                drained_at = time.monotonic()
                 wait = self.settings.jobs_poll_interval
                 if self._blocked:  # rate-limited rows wait for their window, not for a timer
                     idle_since = None
@@ -293,9 +364,7 @@ class Dispatcher:
                 take, lease = await self._decide(session, rows, at, entered)
                 if take:
                     await session.execute(
-                        update(_deliveries)
-                        .where(_deliveries.c.id.in_([c.id for c in take]))
-                        .values(next_attempt_at=at + lease)
+                        _LEASE, {"b_ids": [c.id for c in take], "b_lease": at + lease}
                     )
                     taken = await self._load(session, take, at, entered)
                 await session.commit()
@@ -306,31 +375,12 @@ class Dispatcher:
         return taken
 
     async def _due(self, session: AsyncSession, at: datetime, limit: int) -> list[Any]:
-        # Core columns (not ORM attributes): no ORM compile step on the hot path
-        d, e = _deliveries.c, _endpoints.c
-        stmt = (
-            select(
-                d.id,
-                d.tenant_id,
-                d.endpoint_id,
-                d.event_id,
-                d.attempts,
-                e.enabled,
-                e.paused_until,
-                e.rate_limit,
-                e.timeout_seconds,
-                e.updated_at,
-            )
-            .select_from(_deliveries.join(_endpoints, e.id == d.endpoint_id))
-            .where(d.status == "pending", d.next_attempt_at <= at)
-        )
         excluded = self._excluded()
+        stmt = _DUE[(self.db.is_sqlite, bool(excluded))]
+        params: dict[str, Any] = {"b_at": at, "b_limit": limit}
         if excluded:
-            stmt = stmt.where(d.endpoint_id.not_in(excluded))
-        stmt = stmt.order_by(d.next_attempt_at).limit(limit)
-        if not self.db.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True, of=_deliveries)
-        return list((await session.execute(stmt)).all())
+            params["b_excluded"] = excluded
+        return list((await session.execute(stmt, params)).all())
 
     async def _decide(
         self, session: AsyncSession, rows: list[Any], at: datetime, entered: list[str]
@@ -404,10 +454,7 @@ class Dispatcher:
         targets = await self._targets_of(session, {c.endpoint_id for c in take}, at)
         event_ids = {c.event_id for c in take}
         bodies: dict[str, bytes] = {}
-        v = _events.c
-        event_rows = await session.execute(
-            select(v.id, v.type, v.created_at, v.tenant_id, v.data).where(v.id.in_(event_ids))
-        )
+        event_rows = await session.execute(_EVENT_BODIES, {"b_ids": list(event_ids)})
         for event_id, event_type, created_at, tenant_id, data in event_rows.all():
             # the body of every endpoint's delivery of this event: serialised once
             bodies[event_id] = orjson.dumps(
@@ -526,11 +573,9 @@ class Dispatcher:
         at = now()
         ids = sorted({o.row.id for o in batch})
         async with self.db.session() as session:
-            d = _deliveries.c
-            stmt = select(d.id, d.status, d.attempts).where(d.id.in_(ids))
-            if not self.db.is_sqlite:
-                stmt = stmt.order_by(d.id).with_for_update()
-            current = {r[0]: (r[1], r[2]) for r in (await session.execute(stmt)).all()}
+            stmt = _CURRENT_SQLITE if self.db.is_sqlite else _CURRENT_LOCKED
+            rows = (await session.execute(stmt, {"b_ids": ids})).all()
+            current = {r[0]: (r[1], r[2]) for r in rows}
             attempt_rows: list[dict[str, Any]] = []
             succeeded: list[dict[str, Any]] = []
             failed: list[Outcome] = []
@@ -574,22 +619,11 @@ class Dispatcher:
                     cleared.add(row.endpoint_id)
                     metrics.WEBHOOK_DELIVERIES.labels("succeeded").inc()
             if attempt_rows:
-                await session.execute(insert(_attempts), attempt_rows)
+                await session.execute(_INSERT_ATTEMPTS, attempt_rows)
             if succeeded:
-                await session.execute(
-                    update(_deliveries)
-                    .where(_deliveries.c.id == bindparam("b_id"))
-                    .values(
-                        status="succeeded",
-                        attempts=bindparam("b_attempts"),
-                        next_attempt_at=None,
-                        last_attempt_at=bindparam("b_at"),
-                        last_status_code=bindparam("b_code"),
-                        last_error=None,
-                        updated_at=at,
-                    ),
-                    succeeded,
-                )
+                for params in succeeded:
+                    params["b_now"] = at
+                await session.execute(_SUCCEEDED, succeeded)
             failing_endpoints = {o.row.endpoint_id for o in failed}
             if not self.db.is_sqlite and (failing_endpoints or cleared):
                 # every endpoint row this transaction will change, locked up front in one sorted
