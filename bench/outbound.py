@@ -82,7 +82,9 @@ def worker_env(database_url: str) -> dict[str, str]:
         # INTERLINK_DB_POOL_SIZE at its default (10, as many again in overflow): with wake-ups
         # shared between publishes the worker holds few connections at once, and a pool of 32
         # only kept ~7 MiB more of idle connections by the end of a run
-        "INTERLINK_JOBS_POLL_INTERVAL": "0.05",
+        # INTERLINK_JOBS_POLL_INTERVAL at its default (1 s): the worker is woken by PostgreSQL
+        # notifications and SQLite wake sockets, and polling faster only claims wake-up jobs that
+        # the running dispatcher absorbs anyway
         "INTERLINK_LOG_LEVEL": "warning",
         "INTERLINK_LOG_FORMAT": "json",
     }

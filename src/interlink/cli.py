@@ -148,13 +148,14 @@ def api(host: str | None, port: int | None) -> None:
 
 
 def build_worker(settings: Settings, concurrency: int | None) -> Worker:
-    """A worker process loads only what running jobs needs: the configured job modules now,
-    and each built-in job's module on its first run (``jobs/manifest.py``). Never the API."""
+    """A worker process loads only what running jobs needs: the webhook dispatcher and the
+    configured job modules now, and every other built-in job's module on its first run
+    (``jobs/manifest.py``). Never the API."""
     from interlink.db.engine import Database
     from interlink.jobs import manifest
     from interlink.jobs.worker import Worker
 
-    manifest.import_modules(settings.job_modules)
+    manifest.import_modules((*manifest.AT_START, *settings.job_modules))
     return Worker(Database(settings), settings, concurrency=concurrency)
 
 

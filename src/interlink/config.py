@@ -52,7 +52,8 @@ class Settings(BaseSettings):
 
     # API keys, rate limits and idempotency
     redis_url: str | None = None
-    rate_limit_default: str = "100/second"
+    # the default is not run through the validator (which imports ``limits``)
+    rate_limit_default: str = Field(default="100/second", validate_default=False)
     api_key_rotation_grace_hours: float = Field(default=24.0, ge=0)
     idempotency_ttl_hours: float = Field(default=24.0, gt=0)
 
@@ -118,8 +119,7 @@ class Settings(BaseSettings):
     @field_validator("rate_limit_default")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
-        # imported here: the default is not validated, so a worker loads ``limits`` only when an
-        # endpoint's rate limit needs it
+        # imported here: a worker loads ``limits`` only when an endpoint's rate limit needs it
         from limits import parse as parse_rate_limit
 
         try:

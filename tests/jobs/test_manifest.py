@@ -71,14 +71,16 @@ at_start = sorted(m for m in sys.modules if m.split(".")[0] in {"fastapi", "stri
                   or m in {"interlink.api", "interlink.app", "redis"}
                   or m.startswith(("interlink.payments", "interlink.fulfillment",
                                    "interlink.integrations", "interlink.webhooks_in")))
+# the dispatcher is there from the start; a rate limiter's library only when a limit is hit
+ready = ["interlink.webhooks_out.dispatch" in sys.modules, "limits" in sys.modules]
 assert registry.get("webhooks.dispatch") is not None
 with_webhooks = sorted(m for m in sys.modules if m.split(".")[0] in {"fastapi", "stripe"}
                        or m in {"interlink.api", "interlink.app"})
-print(at_start, with_webhooks)
+print(at_start, with_webhooks, ready)
 """
 
 
-def test_a_worker_process_imports_no_api_layer_nor_domain_it_has_not_run(
+def test_a_worker_process_starts_with_the_dispatcher_and_no_api_layer_nor_domain_it_has_not_run(
     subprocess_env: dict[str, str], tmp_path: Path
 ) -> None:
     out = subprocess.run(
@@ -90,4 +92,4 @@ def test_a_worker_process_imports_no_api_layer_nor_domain_it_has_not_run(
         timeout=120,
         check=True,
     )
-    assert out.stdout.split() == ["[]", "[]"]
+    assert out.stdout.split() == ["[]", "[]", "[True,", "False]"]

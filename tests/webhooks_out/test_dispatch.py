@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from interlink.config import Settings
 from interlink.db.engine import Database
-from interlink.jobs import queue
+from interlink.jobs import notify, queue
 from interlink.jobs.worker import Worker
 from interlink.kit.clock import now
 from interlink.models import Job, WebhookAttempt, WebhookDelivery
@@ -213,3 +213,40 @@ async def test_a_drained_run_lingers_and_sends_an_event_published_meanwhile_at_o
         sent = await asyncio.wait_for(run, timeout=5)
     assert sent == 1
     assert not dispatcher.active
+
+
+async def test_a_run_takes_its_own_wake_ups_and_wakes_the_job_loop_when_it_ends(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    lingering = wh_settings.model_copy(update={"webhook_dispatch_linger_seconds": 60.0})
+    dispatcher = make_dispatcher(db, lingering)
+    job_loop = asyncio.Event()  # what a worker's job loop waits on
+    notify.add_waiter(job_loop)
+    stopping = asyncio.Event()
+    run = asyncio.create_task(dispatcher.run(stopping))
+    try:
+        await asyncio.sleep(0.2)
+        assert dispatcher.active
+        # only a wake-up job queued: the run absorbs it, the job loop sleeps on
+        await publish(wh_client, key, event_type="gallery.delivered")
+        deadline = time.monotonic() + 10
+        while not await receiver.log(f"/ok/{unique}"):
+            assert time.monotonic() < deadline, "the running dispatcher did not send the event"
+            await asyncio.sleep(0.02)
+        assert not job_loop.is_set()
+        # a publish that also queues another job (order.created has a subscriber) wakes it
+        await publish(wh_client, key, event_type="order.created")
+        assert job_loop.is_set()
+        job_loop.clear()
+    finally:
+        stopping.set()
+        await asyncio.wait_for(run, timeout=5)
+        notify.remove_waiter(job_loop)
+    # whatever wake-up the run took on itself and left queued is claimed by the job loop now
+    assert job_loop.is_set()

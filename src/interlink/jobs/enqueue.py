@@ -124,25 +124,40 @@ def notify_pending(session: AsyncSession) -> bool:
     """Whether workers are yet to be told of this transaction's jobs: a statement that queues
     a job itself (not through ``enqueue``) issues ``pg_notify`` when this is true, then calls
     ``announce``."""
-    return not session.info.get(notify.ENQUEUED_FLAG)
+    return notify.ENQUEUED_FLAG not in session.info
 
 
-async def announce(session: AsyncSession, is_sqlite: bool, *, notified: bool) -> None:
+async def announce(
+    session: AsyncSession, is_sqlite: bool, *, notified: bool, job_name: str | None = None
+) -> None:
     """For a statement that queued a job (or shared one already queued) without ``enqueue``:
     workers are woken after the commit as ``enqueue`` wakes them (on SQLite, in other processes
-    too). ``notified``: that statement issued ``pg_notify`` itself."""
-    await _notify(session, is_sqlite, notified=notified)
+    too). ``notified``: that statement issued ``pg_notify`` itself, with ``job_name`` as its
+    payload when given (then a running dispatcher that absorbs that job may keep the workers
+    asleep)."""
+    announced = session.info.get(notify.ENQUEUED_FLAG)
+    if job_name is not None and announced in (None, job_name):
+        if announced is None:
+            session.info[notify.ENQUEUED_FLAG] = job_name
+            _remember_sqlite_database(session, is_sqlite)
+        return
+    await _notify(session, is_sqlite, notified=notified and job_name is None)
+
+
+def _remember_sqlite_database(session: AsyncSession, is_sqlite: bool) -> None:
+    if is_sqlite:
+        bind = session.get_bind()
+        database = (bind.engine if isinstance(bind, Connection) else bind).url.database
+        if database and database != ":memory:":
+            session.info[notify.SQLITE_DATABASE] = database
 
 
 async def _notify(session: AsyncSession, is_sqlite: bool, *, notified: bool = False) -> None:
-    if not session.info.get(notify.ENQUEUED_FLAG):
-        session.info[notify.ENQUEUED_FLAG] = True
-        if is_sqlite:
-            bind = session.get_bind()
-            database = (bind.engine if isinstance(bind, Connection) else bind).url.database
-            if database and database != ":memory:":
-                session.info[notify.SQLITE_DATABASE] = database
-        elif not notified:
+    """Every worker is to be woken after the commit (a job other than a named wake-up)."""
+    if session.info.get(notify.ENQUEUED_FLAG) != "":
+        session.info[notify.ENQUEUED_FLAG] = ""
+        _remember_sqlite_database(session, is_sqlite)
+        if not is_sqlite and not notified:
             await session.execute(
                 text("SELECT pg_notify(:channel, '')"), {"channel": notify.CHANNEL}
             )

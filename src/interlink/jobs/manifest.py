@@ -52,6 +52,11 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "order.paid": ("fulfillment.order_event",),
 }
 
+# imported when a worker starts, not on first use: delivering webhooks is every worker's work
+# (a schedule runs it within minutes of the start anyway), and the first delivery after a start
+# should not wait ~0.3 s for the import of its HTTP client
+AT_START: tuple[str, ...] = ("interlink.webhooks_out.tasks",)
+
 # every module that declares built-in jobs, in a stable order
 JOB_MODULES: tuple[str, ...] = tuple(dict.fromkeys(JOBS.values()))
 

@@ -16,11 +16,13 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 CHANNEL = "interlink_jobs"
+# in a session's info: what its jobs' notification says. "" (every worker's business), or the
+# name of the one job it queued when that is all it queued (a dispatcher's wake-up)
 ENQUEUED_FLAG = "interlink.jobs_enqueued"
 SQLITE_DATABASE = "interlink.jobs_sqlite_database"  # the file whose other processes to wake
 
 _local_waiters: set[asyncio.Event] = set()
-_callbacks: set[Callable[[], None]] = set()
+_callbacks: set[Callable[[str | None], bool]] = set()
 
 
 def add_waiter(waiter: asyncio.Event) -> None:
@@ -31,31 +33,41 @@ def remove_waiter(waiter: asyncio.Event) -> None:
     _local_waiters.discard(waiter)
 
 
-def add_callback(callback: Callable[[], None]) -> None:
+def add_callback(callback: Callable[[str | None], bool]) -> None:
     """Called on every wake-up this process sees: a local commit that enqueued, or (in a worker
-    on PostgreSQL) a notification. A running delivery dispatcher claims at once on it instead of
-    waiting for the worker to claim and run the wake-up job."""
+    on PostgreSQL) a notification, with the name of the job it announces when it names one. A
+    running delivery dispatcher claims at once on it instead of waiting for the worker to claim
+    and run the wake-up job; it returns True when that job is its own (its claims absorb it), and
+    the workers are then not woken for it."""
     _callbacks.add(callback)
 
 
-def remove_callback(callback: Callable[[], None]) -> None:
+def remove_callback(callback: Callable[[str | None], bool]) -> None:
     _callbacks.discard(callback)
 
 
-def wake_local() -> None:
+def wake_local(job_name: str | None = None) -> None:
+    """Wake this process for new jobs: ``job_name`` when only that job was queued."""
     # callbacks first: a running dispatcher then claims (and absorbs its wake-up jobs) before
     # the workers' claims, which skip the rows it locks
+    handled = False
     for callback in list(_callbacks):
-        callback()
+        handled = callback(job_name or None) or handled
+    if not handled:
+        wake_workers()
+
+
+def wake_workers() -> None:
+    """Wake this process's workers (not the callbacks): they claim what is queued."""
     for waiter in _local_waiters:
         waiter.set()
 
 
-def wake_after_commit(sqlite_database: str | None) -> None:
+def wake_after_commit(sqlite_database: str | None, job_name: str | None = None) -> None:
     """Wake the workers for jobs just committed: this process's, and on SQLite (the database
     file given) those of other processes. Session commits do this on their own (the hook below);
     a writer that commits outside a session calls it."""
-    wake_local()
+    wake_local(job_name)
     if sqlite_database and sqlite_database != ":memory:":
         from interlink.jobs import wake_socket
 
@@ -65,8 +77,9 @@ def wake_after_commit(sqlite_database: str | None) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     database = session.info.pop(SQLITE_DATABASE, None)
-    if session.info.pop(ENQUEUED_FLAG, False):
-        wake_after_commit(database)
+    announced = session.info.pop(ENQUEUED_FLAG, None)
+    if announced is not None:
+        wake_after_commit(database, announced or None)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -134,7 +134,9 @@ class Worker:
         try:
             self._listener = await asyncpg.connect(dsn, timeout=self.settings.db_connect_timeout)
             # wakes this worker and whatever else in the process waits on new jobs
-            await self._listener.add_listener(notify.CHANNEL, lambda *_: notify.wake_local())
+            await self._listener.add_listener(
+                notify.CHANNEL, lambda _conn, _pid, _channel, payload: notify.wake_local(payload)
+            )
         except Exception as exc:
             # polling still finds every job; only the wake-up latency suffers
             log.warning("worker_listen_failed", error=str(exc))

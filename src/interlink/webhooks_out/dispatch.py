@@ -237,12 +237,14 @@ class Dispatcher:
         self._low_water = 0
         self._absorb_after = 0.0
 
-    def poke(self) -> None:
+    def poke(self, job_name: str | None = None) -> bool:
         """A wake-up arrived while a run is in progress: claim again, absorbing the wake-up
-        jobs now queued (before the worker spends a claim and a job run on each)."""
+        jobs now queued (before the worker spends a claim and a job run on each). Whether the
+        wake-up was only for this run (a dispatch job, which its next claim absorbs)."""
         self._absorb_after = 0.0
         self._poked.set()
         self._claimable.set()
+        return self.active and job_name == DISPATCH_JOB
 
     @property
     def in_flight(self) -> int:
@@ -303,6 +305,8 @@ class Dispatcher:
         finally:
             notify.remove_callback(self.poke)
             self.active = False
+            # wake-ups this run took on itself and did not absorb are claimed by the job loop
+            notify.wake_workers()
             self._recordable.set()
             # the recorder ends once every outcome is written
             with contextlib.suppress(Exception):

@@ -33,6 +33,7 @@ from interlink.kit.ids import new_id_stem
 from interlink.models import Event
 from interlink.webhooks_out import schedule
 from interlink.webhooks_out.wakeup import (
+    DISPATCH_JOB,
     PG_SHARED_WAKE,
     PG_SHARED_WAKE_COLUMNS,
     WAKE_TYPES,
@@ -175,7 +176,7 @@ async def insert_published(
     params.update(shared_wake_params(session, at))
     events, deliveries, _queued, _notified = (await session.execute(_PG_PUBLISH, params)).one()
     if deliveries:
-        await announce(session, False, notified=True)
+        await announce(session, False, notified=True, job_name=DISPATCH_JOB)
     return bool(events)
 
 

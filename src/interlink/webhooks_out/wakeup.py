@@ -9,6 +9,11 @@ by a run in progress) before the sharing transaction ends: on PostgreSQL the pub
 skip, so it is claimed after the commit, by a transaction that sees the deliveries; on SQLite the
 publishing transaction holds the database's write lock, which every claim needs. A job already
 claimed is ``running``, not ``queued``, and is never shared: the publish queues a new one.
+
+The wake-up's notification names the job. A dispatcher running in the worker that receives it
+claims at once and absorbs the job, and that worker's job loop is not woken for it (under a stream
+of publishes it would claim once per commit); when the run ends it wakes the job loop, which then
+claims whatever wake-up is still queued.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ shared AS MATERIALIZED (
     WHERE EXISTS (SELECT 1 FROM {after}) AND NOT EXISTS (SELECT 1 FROM shared)
     RETURNING 1
 ), notice AS (
-    SELECT pg_notify('interlink_jobs', '')
+    SELECT pg_notify('interlink_jobs', CAST(:wake_name AS text))
     WHERE CAST(:notify AS boolean) AND EXISTS (SELECT 1 FROM {after})
 )"""
 PG_SHARED_WAKE_COLUMNS = "(SELECT count(*) FROM woken), (SELECT count(*) FROM notice)"
@@ -101,7 +106,7 @@ def shared_wake_params(session: AsyncSession, at: datetime) -> dict[str, Any]:
 async def wake_sqlite_shared(session: AsyncSession, params: dict[str, Any]) -> None:
     """SQLite's shared wake-up (``params`` from ``shared_wake_params``)."""
     await session.execute(_SQLITE_WAKE, {k: v for k, v in params.items() if k != "notify"})
-    await announce(session, True, notified=False)
+    await announce(session, True, notified=False, job_name=DISPATCH_JOB)
 
 
 async def wake_shared(session: AsyncSession) -> None:
@@ -112,7 +117,7 @@ async def wake_shared(session: AsyncSession) -> None:
         await wake_sqlite_shared(session, params)
     else:
         await session.execute(_PG_WAKE, params)
-        await announce(session, False, notified=True)
+        await announce(session, False, notified=True, job_name=DISPATCH_JOB)
 
 
 async def wake(
