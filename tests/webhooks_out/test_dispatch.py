@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -250,3 +251,47 @@ async def test_a_run_takes_its_own_wake_ups_and_wakes_the_job_loop_when_it_ends(
         notify.remove_waiter(job_loop)
     # whatever wake-up the run took on itself and left queued is claimed by the job loop now
     assert job_loop.is_set()
+
+
+async def test_publishes_soon_after_a_claim_that_took_the_last_due_rows_are_claimed_together(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    lingering = wh_settings.model_copy(update={"webhook_dispatch_linger_seconds": 60.0})
+    dispatcher = make_dispatcher(db, lingering)
+    dispatcher.claim_gap = 1.0  # wide, so that the publishes below all fall inside it
+    claims: list[int] = []
+    claim = dispatcher.claim
+
+    async def counted(limit: int, at: datetime) -> list[Any]:
+        taken = await claim(limit, at)
+        if taken:
+            claims.append(len(taken))
+        return taken
+
+    dispatcher.claim = counted  # type: ignore[method-assign]
+    stopping = asyncio.Event()
+    run = asyncio.create_task(dispatcher.run(stopping))
+    try:
+        await asyncio.sleep(0.2)
+        # the first publish in a quiet moment is claimed at once, alone
+        await publish(wh_client, key, event_type="gallery.delivered")
+        deadline = time.monotonic() + 10
+        while not claims:
+            assert time.monotonic() < deadline, "the first publish was not claimed"
+            await asyncio.sleep(0.01)
+        # those that follow it within the gap wait for it to end and go in one claim
+        for _ in range(4):
+            await publish(wh_client, key, event_type="gallery.delivered")
+        while len(await receiver.log(f"/ok/{unique}")) < 5:
+            assert time.monotonic() < deadline, "the publishes were not all sent"
+            await asyncio.sleep(0.02)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(run, timeout=5)
+    assert claims == [1, 4]

@@ -236,6 +236,7 @@ class Dispatcher:
         # claim), so a claim takes a batch instead of one row per finished send
         self._low_water = 0
         self._absorb_after = 0.0
+        self.claim_gap = CLAIM_GAP
 
     def poke(self, job_name: str | None = None) -> bool:
         """A wake-up arrived while a run is in progress: claim again, absorbing the wake-up
@@ -259,7 +260,7 @@ class Dispatcher:
         self._absorb_after = 0.0
         sent = 0
         idle_since: float | None = None
-        drained_at = float("-inf")  # when a claim last took every due row it could
+        drained_at = float("-inf")  # when a claim last took rows and left none due
         recorder = asyncio.create_task(self._record_loop(), name="webhooks-recorder")
         notify.add_callback(self.poke)
         try:
@@ -269,10 +270,11 @@ class Dispatcher:
                 self._claimable.clear()
                 if stopping is not None and stopping.is_set():
                     break
-                # a wake-up soon after a claim that drained what was due waits out CLAIM_GAP:
+                # a wake-up soon after a claim that took the last due rows waits out CLAIM_GAP:
                 # under a stream of publishes (a notification each) a claim takes what arrived
-                # meanwhile instead of one row per commit; a quiet moment's wake-up claims at once
-                gap = drained_at + CLAIM_GAP - time.monotonic()
+                # meanwhile instead of one row per commit; a quiet moment's wake-up, or one after
+                # a claim that found nothing, claims at once
+                gap = drained_at + self.claim_gap - time.monotonic()
                 if gap > 0:
                     await asyncio.sleep(gap)
                     self._poked.clear()
@@ -285,7 +287,8 @@ class Dispatcher:
                 self._low_water = len(self._sending) // 2
                 if claimed and claimed == free:
                     continue  # more may be due: claim again at once
-                drained_at = time.monotonic()
+                if claimed:
+                    drained_at = time.monotonic()
                 wait = self.settings.jobs_poll_interval
                 if self._blocked:  # rate-limited rows wait for their window, not for a timer
                     idle_since = None
