@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -186,6 +188,33 @@ async def test_a_changed_endpoint_is_read_again_by_the_next_claim_not_taken_from
     assert {k.lower(): v for k, v in request["headers"].items()}["x-tenant"] == "t1"
 
 
+def lingering_dispatcher(db: Database, settings: Settings) -> Dispatcher:
+    return make_dispatcher(
+        db, settings.model_copy(update={"webhook_dispatch_linger_seconds": 60.0})
+    )
+
+
+@asynccontextmanager
+async def running(dispatcher: Dispatcher) -> AsyncIterator[asyncio.Task[int]]:
+    """A run of ``dispatcher`` in the background, idle (nothing due) when the block starts."""
+    stopping = asyncio.Event()
+    run = asyncio.create_task(dispatcher.run(stopping))
+    try:
+        await asyncio.sleep(0.2)
+        assert dispatcher.active
+        yield run
+    finally:
+        stopping.set()
+        await asyncio.wait_for(run, timeout=5)
+
+
+async def received(receiver: Receiver, path: str, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(await receiver.log(path)) < count:
+        assert time.monotonic() < deadline, f"{path} did not receive {count} deliveries"
+        await asyncio.sleep(0.02)
+
+
 async def test_a_drained_run_lingers_and_sends_an_event_published_meanwhile_at_once(
     db: Database,
     wh_client: httpx.AsyncClient,
@@ -195,24 +224,13 @@ async def test_a_drained_run_lingers_and_sends_an_event_published_meanwhile_at_o
 ) -> None:
     key = await tenant(db)
     await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
-    lingering = wh_settings.model_copy(update={"webhook_dispatch_linger_seconds": 60.0})
-    dispatcher = make_dispatcher(db, lingering)
-    stopping = asyncio.Event()
-    run = asyncio.create_task(dispatcher.run(stopping))
-    try:
-        await asyncio.sleep(0.2)  # nothing due: the run is idle, waiting
-        assert dispatcher.active
+    dispatcher = lingering_dispatcher(db, wh_settings)
+    async with running(dispatcher) as run:
         # the publishing commit pokes the run in progress: no worker runs the wake-up job
         await publish(wh_client, key)
-        deadline = time.monotonic() + 10
-        while not await receiver.log(f"/ok/{unique}"):
-            assert time.monotonic() < deadline, "the lingering run did not send the event"
-            await asyncio.sleep(0.02)
+        await received(receiver, f"/ok/{unique}", 1)
         assert not run.done()
-    finally:
-        stopping.set()
-        sent = await asyncio.wait_for(run, timeout=5)
-    assert sent == 1
+    assert run.result() == 1
     assert not dispatcher.active
 
 
@@ -225,32 +243,22 @@ async def test_a_run_takes_its_own_wake_ups_and_wakes_the_job_loop_when_it_ends(
 ) -> None:
     key = await tenant(db)
     await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
-    lingering = wh_settings.model_copy(update={"webhook_dispatch_linger_seconds": 60.0})
-    dispatcher = make_dispatcher(db, lingering)
     job_loop = asyncio.Event()  # what a worker's job loop waits on
     notify.add_waiter(job_loop)
-    stopping = asyncio.Event()
-    run = asyncio.create_task(dispatcher.run(stopping))
     try:
-        await asyncio.sleep(0.2)
-        assert dispatcher.active
-        # only a wake-up job queued: the run absorbs it, the job loop sleeps on
-        await publish(wh_client, key, event_type="gallery.delivered")
-        deadline = time.monotonic() + 10
-        while not await receiver.log(f"/ok/{unique}"):
-            assert time.monotonic() < deadline, "the running dispatcher did not send the event"
-            await asyncio.sleep(0.02)
-        assert not job_loop.is_set()
-        # a publish that also queues another job (order.created has a subscriber) wakes it
-        await publish(wh_client, key, event_type="order.created")
+        async with running(lingering_dispatcher(db, wh_settings)):
+            # only a wake-up job queued: the run absorbs it, the job loop sleeps on
+            await publish(wh_client, key, event_type="gallery.delivered")
+            await received(receiver, f"/ok/{unique}", 1)
+            assert not job_loop.is_set()
+            # a publish that also queues another job (order.created has a subscriber) wakes it
+            await publish(wh_client, key, event_type="order.created")
+            assert job_loop.is_set()
+            job_loop.clear()
+        # whatever wake-up the run took on itself and left queued is claimed by the job loop now
         assert job_loop.is_set()
-        job_loop.clear()
     finally:
-        stopping.set()
-        await asyncio.wait_for(run, timeout=5)
         notify.remove_waiter(job_loop)
-    # whatever wake-up the run took on itself and left queued is claimed by the job loop now
-    assert job_loop.is_set()
 
 
 async def test_publishes_soon_after_a_claim_that_took_the_last_due_rows_are_claimed_together(
@@ -262,8 +270,7 @@ async def test_publishes_soon_after_a_claim_that_took_the_last_due_rows_are_clai
 ) -> None:
     key = await tenant(db)
     await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
-    lingering = wh_settings.model_copy(update={"webhook_dispatch_linger_seconds": 60.0})
-    dispatcher = make_dispatcher(db, lingering)
+    dispatcher = lingering_dispatcher(db, wh_settings)
     dispatcher.claim_gap = 1.0  # wide, so that the publishes below all fall inside it
     claims: list[int] = []
     claim = dispatcher.claim
@@ -275,23 +282,12 @@ async def test_publishes_soon_after_a_claim_that_took_the_last_due_rows_are_clai
         return taken
 
     dispatcher.claim = counted  # type: ignore[method-assign]
-    stopping = asyncio.Event()
-    run = asyncio.create_task(dispatcher.run(stopping))
-    try:
-        await asyncio.sleep(0.2)
+    async with running(dispatcher):
         # the first publish in a quiet moment is claimed at once, alone
         await publish(wh_client, key, event_type="gallery.delivered")
-        deadline = time.monotonic() + 10
-        while not claims:
-            assert time.monotonic() < deadline, "the first publish was not claimed"
-            await asyncio.sleep(0.01)
+        await received(receiver, f"/ok/{unique}", 1)
         # those that follow it within the gap wait for it to end and go in one claim
         for _ in range(4):
             await publish(wh_client, key, event_type="gallery.delivered")
-        while len(await receiver.log(f"/ok/{unique}")) < 5:
-            assert time.monotonic() < deadline, "the publishes were not all sent"
-            await asyncio.sleep(0.02)
-    finally:
-        stopping.set()
-        await asyncio.wait_for(run, timeout=5)
+        await received(receiver, f"/ok/{unique}", 5)
     assert claims == [1, 4]
