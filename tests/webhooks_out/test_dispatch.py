@@ -7,10 +7,12 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from interlink.config import Settings
@@ -23,6 +25,7 @@ from interlink.webhooks_out.dispatch import Dispatcher, dispatcher_for
 from interlink.webhooks_out.secrets import keyring_for
 from interlink.webhooks_out.tasks import _gates_for, _limiter_for
 from interlink.webhooks_out.wakeup import DISPATCH_JOB, SHARE_WINDOW
+from tests.fixtures.factories import TenantKey
 from tests.webhooks_out.conftest import FakeClock, Receiver, run_due_jobs
 from tests.webhooks_out.helpers import create_endpoint, only_delivery, publish, tenant
 
@@ -188,6 +191,24 @@ async def test_a_changed_endpoint_is_read_again_by_the_next_claim_not_taken_from
     assert {k.lower(): v for k, v in request["headers"].items()}["x-tenant"] == "t1"
 
 
+@dataclass
+class Subscribed:
+    """A tenant with one endpoint on the receiver's ``/ok/…`` route."""
+
+    key: TenantKey
+    path: str
+
+
+@pytest.fixture
+async def subscribed(
+    db: Database, wh_client: httpx.AsyncClient, receiver: Receiver, unique: str
+) -> Subscribed:
+    key = await tenant(db)
+    path = f"/ok/{unique}"
+    await create_endpoint(wh_client, key, receiver.url(path))
+    return Subscribed(key, path)
+
+
 def lingering_dispatcher(db: Database, settings: Settings) -> Dispatcher:
     return make_dispatcher(
         db, settings.model_copy(update={"webhook_dispatch_linger_seconds": 60.0})
@@ -220,15 +241,14 @@ async def test_a_drained_run_lingers_and_sends_an_event_published_meanwhile_at_o
     wh_client: httpx.AsyncClient,
     wh_settings: Settings,
     receiver: Receiver,
-    unique: str,
+    subscribed: Subscribed,
 ) -> None:
-    key = await tenant(db)
-    await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    key, path = subscribed.key, subscribed.path
     dispatcher = lingering_dispatcher(db, wh_settings)
     async with running(dispatcher) as run:
         # the publishing commit pokes the run in progress: no worker runs the wake-up job
         await publish(wh_client, key)
-        await received(receiver, f"/ok/{unique}", 1)
+        await received(receiver, path, 1)
         assert not run.done()
     assert run.result() == 1
     assert not dispatcher.active
@@ -239,17 +259,16 @@ async def test_a_run_takes_its_own_wake_ups_and_wakes_the_job_loop_when_it_ends(
     wh_client: httpx.AsyncClient,
     wh_settings: Settings,
     receiver: Receiver,
-    unique: str,
+    subscribed: Subscribed,
 ) -> None:
-    key = await tenant(db)
-    await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    key, path = subscribed.key, subscribed.path
     job_loop = asyncio.Event()  # what a worker's job loop waits on
     notify.add_waiter(job_loop)
     try:
         async with running(lingering_dispatcher(db, wh_settings)):
             # only a wake-up job queued: the run absorbs it, the job loop sleeps on
             await publish(wh_client, key, event_type="gallery.delivered")
-            await received(receiver, f"/ok/{unique}", 1)
+            await received(receiver, path, 1)
             assert not job_loop.is_set()
             # a publish that also queues another job (order.created has a subscriber) wakes it
             await publish(wh_client, key, event_type="order.created")
@@ -266,10 +285,9 @@ async def test_publishes_soon_after_a_claim_that_took_the_last_due_rows_are_clai
     wh_client: httpx.AsyncClient,
     wh_settings: Settings,
     receiver: Receiver,
-    unique: str,
+    subscribed: Subscribed,
 ) -> None:
-    key = await tenant(db)
-    await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    key, path = subscribed.key, subscribed.path
     dispatcher = lingering_dispatcher(db, wh_settings)
     dispatcher.claim_gap = 1.0  # wide, so that the publishes below all fall inside it
     claims: list[int] = []
@@ -285,9 +303,9 @@ async def test_publishes_soon_after_a_claim_that_took_the_last_due_rows_are_clai
     async with running(dispatcher):
         # the first publish in a quiet moment is claimed at once, alone
         await publish(wh_client, key, event_type="gallery.delivered")
-        await received(receiver, f"/ok/{unique}", 1)
+        await received(receiver, path, 1)
         # those that follow it within the gap wait for it to end and go in one claim
         for _ in range(4):
             await publish(wh_client, key, event_type="gallery.delivered")
-        await received(receiver, f"/ok/{unique}", 5)
+        await received(receiver, path, 5)
     assert claims == [1, 4]
