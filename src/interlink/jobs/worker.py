@@ -22,6 +22,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from interlink.config import Settings
+from interlink.db import statistics
 from interlink.db.engine import Database
 from interlink.jobs import notify, queue, registry, schedules
 from interlink.jobs.queue import ClaimedJob
@@ -288,8 +289,21 @@ class Worker:
             await queue.extend_leases(session, self.id, list(self._running), self.lease)
             await session.commit()
 
+    async def tick(self) -> None:
+        """The periodic part of housekeeping: due schedules are enqueued, stale planner
+        statistics refreshed, and the heap kept small."""
+        async with self.db.session() as session:
+            await schedules.tick(session)
+            await session.commit()
+        analyzed = await statistics.refresh(self.db)
+        if analyzed:
+            log.debug("planner_statistics_refreshed", tables=analyzed)
+        # what jobs loaded on first use (their modules, clients, SDKs) stays
+        heap.freeze_if_modules_loaded()
+        heap.trim()
+
     async def _housekeeping(self) -> None:
-        """Heartbeat and lease renewal, reaping of dead workers' jobs, and schedules."""
+        """Heartbeat and lease renewal, reaping of dead workers' jobs, and the periodic tick."""
         beat_every = min(self.lease.total_seconds() / 3, 10.0)
         last_reap = last_tick = 0.0
         while not self._stopping.is_set():
@@ -307,11 +321,6 @@ class Worker:
                         self._wake.set()
                 if mono - last_tick >= SCHEDULE_TICK_SECONDS:
                     last_tick = mono
-                    async with self.db.session() as session:
-                        await schedules.tick(session)
-                        await session.commit()
-                    # what jobs loaded on first use (their modules, clients, SDKs) stays
-                    heap.freeze_if_modules_loaded()
-                    heap.trim()
+                    await self.tick()
             except Exception as exc:
                 log.warning("worker_housekeeping_failed", error=str(exc))
