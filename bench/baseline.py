@@ -54,6 +54,8 @@ async def run_sqlite(path: str, url: str, deliveries: int, size: int) -> float:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS bench_outbox (id TEXT PRIMARY KEY, body BLOB, state INT)"
     )
+    # the claim finds the waiting rows by index, not by scanning past every row already claimed
+    conn.execute("CREATE INDEX IF NOT EXISTS bench_outbox_due ON bench_outbox (state)")
     conn.execute("DELETE FROM bench_outbox")
     conn.executemany(
         "INSERT INTO bench_outbox VALUES (?, ?, 0)",
@@ -103,11 +105,16 @@ async def run_postgres(dsn: str, url: str, deliveries: int, size: int) -> float:
                 "CREATE TABLE IF NOT EXISTS bench_outbox "
                 "(id TEXT PRIMARY KEY, body BYTEA, state INT)"
             )
+            await conn.execute(
+                "CREATE INDEX IF NOT EXISTS bench_outbox_due ON bench_outbox (state)"
+            )
             await conn.execute("TRUNCATE bench_outbox")
             await conn.copy_records_to_table(
                 "bench_outbox",
                 records=[(f"msg_base_{n}", _payload(n, size), 0) for n in range(deliveries)],
             )
+            # planned on the table as loaded, as Interlink's worker keeps its queues analyzed
+            await conn.execute("ANALYZE bench_outbox")
 
         async def claim() -> list[tuple[str, bytes]]:
             async with pool.acquire() as conn:

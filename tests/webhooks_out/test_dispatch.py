@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from interlink.config import Settings
 from interlink.db.engine import Database
@@ -21,7 +21,7 @@ from interlink.jobs import notify, queue
 from interlink.jobs.worker import Worker
 from interlink.kit.clock import now
 from interlink.models import Job, WebhookAttempt, WebhookDelivery
-from interlink.webhooks_out.dispatch import Dispatcher, dispatcher_for
+from interlink.webhooks_out.dispatch import _DUE, Dispatcher, dispatcher_for
 from interlink.webhooks_out.secrets import keyring_for
 from interlink.webhooks_out.tasks import _gates_for, _limiter_for
 from interlink.webhooks_out.wakeup import DISPATCH_JOB, SHARE_WINDOW
@@ -309,3 +309,33 @@ async def test_publishes_soon_after_a_claim_that_took_the_last_due_rows_are_clai
             await publish(wh_client, key, event_type="gallery.delivered")
         await received(receiver, path, 5)
     assert claims == [1, 4]
+
+
+@pytest.mark.parametrize("excluding", [False, True], ids=["all", "some-endpoints-excluded"])
+async def test_the_sqlite_claim_reads_pending_rows_in_index_order_without_sorting_them(
+    db: Database, excluding: bool
+) -> None:
+    """Left to choose, SQLite read every pending row by (status, created_at) and sorted them
+    all for the first 64."""
+    if not db.is_sqlite:
+        pytest.skip("SQLite's plan of the claim")
+    params: dict[str, Any] = {"b_at": now(), "b_limit": 64}
+    if excluding:
+        params["b_excluded"] = ["we_one", "we_two"]
+    sent: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:
+        sent.append((args[2], args[3]))  # (conn, cursor, statement, parameters, ...)
+
+    async with db.engine.connect() as conn:
+        event.listen(conn.sync_connection, "before_cursor_execute", capture)
+        assert (await conn.execute(_DUE[(True, excluding)], params)).all() == []
+        event.remove(conn.sync_connection, "before_cursor_execute", capture)
+        statement, parameters = sent[-1]
+        plan = " | ".join(
+            str(row[-1])
+            for row in await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        )
+        await conn.rollback()
+    assert "USING INDEX ix_webhook_deliveries_pending (next_attempt_at<?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

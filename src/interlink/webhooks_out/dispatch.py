@@ -30,7 +30,7 @@ from typing import Any, cast
 
 import orjson
 import structlog
-from sqlalchemy import Integer, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Integer, Table, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.config import Settings
@@ -71,30 +71,64 @@ _events = cast(Table, Event.__table__)
 
 # The statements a claim and a record run, built once: a busy dispatcher runs them many times a
 # second, and building one (and walking it for its cache key) cost as much as running it.
+_DUE_COLUMNS = (
+    _deliveries.c.id,
+    _deliveries.c.tenant_id,
+    _deliveries.c.endpoint_id,
+    _deliveries.c.event_id,
+    _deliveries.c.attempts,
+    _endpoints.c.enabled,
+    _endpoints.c.paused_until,
+    _endpoints.c.rate_limit,
+    _endpoints.c.timeout_seconds,
+    _endpoints.c.updated_at,
+)
+
+
 def _due_statement(is_sqlite: bool, excluding: bool) -> Any:
+    if is_sqlite:
+        return _due_sqlite(excluding)
     d, e = _deliveries.c, _endpoints.c
     stmt = (
-        select(
-            d.id,
-            d.tenant_id,
-            d.endpoint_id,
-            d.event_id,
-            d.attempts,
-            e.enabled,
-            e.paused_until,
-            e.rate_limit,
-            e.timeout_seconds,
-            e.updated_at,
-        )
+        select(*_DUE_COLUMNS)
         .select_from(_deliveries.join(_endpoints, e.id == d.endpoint_id))
         .where(d.status == "pending", d.next_attempt_at <= bindparam("b_at"))
     )
     if excluding:
         stmt = stmt.where(d.endpoint_id.not_in(bindparam("b_excluded", expanding=True)))
-    stmt = stmt.order_by(d.next_attempt_at).limit(bindparam("b_limit", type_=Integer))
-    if not is_sqlite:
-        stmt = stmt.with_for_update(skip_locked=True, of=_deliveries)
-    return stmt
+    return (
+        stmt.order_by(d.next_attempt_at)
+        .limit(bindparam("b_limit", type_=Integer))
+        .with_for_update(skip_locked=True, of=_deliveries)
+    )
+
+
+def _due_sqlite(excluding: bool) -> Any:
+    """The claim on SQLite names its index. Left to choose, SQLite reads the pending rows through
+    ``(status, created_at)`` (an equality, which it prefers to a range) and sorts all of them for
+    the first 64: 14 ms a claim with 100k pending, under the database's one write lock. The
+    partial index of pending rows, read in order, stops after 64 entries. Its condition is written
+    as a literal: SQLite uses a partial index only for a query that repeats its condition."""
+    excluded = "AND d.endpoint_id NOT IN :b_excluded " if excluding else ""
+    binds = [
+        bindparam("b_at", type_=_deliveries.c.next_attempt_at.type),
+        bindparam("b_limit", type_=Integer),
+    ]
+    if excluding:
+        binds.append(bindparam("b_excluded", expanding=True))
+    return (
+        text(
+            # the one fragment added is a constant of this function
+            "SELECT d.id, d.tenant_id, d.endpoint_id, d.event_id, d.attempts, e.enabled, "  # noqa: S608
+            "e.paused_until, e.rate_limit, e.timeout_seconds, e.updated_at "
+            "FROM webhook_deliveries AS d INDEXED BY ix_webhook_deliveries_pending "
+            "JOIN webhook_endpoints AS e ON e.id = d.endpoint_id "
+            f"WHERE d.status = 'pending' AND d.next_attempt_at <= :b_at {excluded}"
+            "ORDER BY d.next_attempt_at LIMIT :b_limit"
+        )
+        .bindparams(*binds)
+        .columns(*_DUE_COLUMNS)
+    )
 
 
 # by (SQLite, some endpoints excluded)
