@@ -15,6 +15,7 @@ from interlink.jobs.registry import schedule
 from interlink.jobs.worker import Worker
 from interlink.kit import clock
 from interlink.models import Job, Schedule, SystemState
+from tests.fixtures.plans import sqlite_plan
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
@@ -264,3 +265,17 @@ async def test_schedule_enqueues_each_run_once_across_workers(db: Database) -> N
     assert len(jobs) == 1
     assert row is not None
     assert row.next_run_at == datetime(2026, 1, 1, 12, 2, tzinfo=UTC)
+
+
+async def test_the_sqlite_claim_reads_ready_jobs_in_index_order_without_sorting_them(
+    db: Database,
+) -> None:
+    """Left to choose, SQLite read every queued job by (state, finished_at) and sorted them all
+    for the first few."""
+    if not db.is_sqlite:
+        pytest.skip("SQLite's plan of the claim")
+    at = clock.now()
+    params = {"b_at": at, "b_limit": 64, "b_worker": "w", "b_lease": at + timedelta(seconds=5)}
+    plan = await sqlite_plan(db, queue._CLAIM[False], params)
+    assert "USING INDEX ix_jobs_ready" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from interlink.config import Settings
 from interlink.db.engine import Database
@@ -26,6 +26,7 @@ from interlink.webhooks_out.secrets import keyring_for
 from interlink.webhooks_out.tasks import _gates_for, _limiter_for
 from interlink.webhooks_out.wakeup import DISPATCH_JOB, SHARE_WINDOW
 from tests.fixtures.factories import TenantKey
+from tests.fixtures.plans import sqlite_plan
 from tests.webhooks_out.conftest import FakeClock, Receiver, run_due_jobs
 from tests.webhooks_out.helpers import create_endpoint, only_delivery, publish, tenant
 
@@ -322,20 +323,6 @@ async def test_the_sqlite_claim_reads_pending_rows_in_index_order_without_sortin
     params: dict[str, Any] = {"b_at": now(), "b_limit": 64}
     if excluding:
         params["b_excluded"] = ["we_one", "we_two"]
-    sent: list[tuple[str, Any]] = []
-
-    def capture(*args: Any) -> None:
-        sent.append((args[2], args[3]))  # (conn, cursor, statement, parameters, ...)
-
-    async with db.engine.connect() as conn:
-        event.listen(conn.sync_connection, "before_cursor_execute", capture)
-        assert (await conn.execute(_DUE[(True, excluding)], params)).all() == []
-        event.remove(conn.sync_connection, "before_cursor_execute", capture)
-        statement, parameters = sent[-1]
-        plan = " | ".join(
-            str(row[-1])
-            for row in await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-        )
-        await conn.rollback()
+    plan = await sqlite_plan(db, _DUE[(True, excluding)], params)
     assert "USING INDEX ix_webhook_deliveries_pending (next_attempt_at<?)" in plan, plan
     assert "TEMP B-TREE" not in plan, plan

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, and_, bindparam, delete, func, select, update
+from sqlalchemy import Integer, Table, and_, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.kit.clock import now
@@ -39,14 +39,30 @@ _jobs = cast(Table, Job.__table__)
 
 def _claim_statement(skip_locked: bool) -> Any:
     j = _jobs.c
-    ready = (
-        select(j.id)
-        .where(j.state == "queued", j.run_at <= bindparam("b_at"))
-        .order_by(j.priority, j.run_at)
-        .limit(bindparam("b_limit", type_=Integer))
-    )
+    ready: Any
     if skip_locked:
-        ready = ready.with_for_update(skip_locked=True)
+        ready = (
+            select(j.id)
+            .where(j.state == "queued", j.run_at <= bindparam("b_at"))
+            .order_by(j.priority, j.run_at)
+            .limit(bindparam("b_limit", type_=Integer))
+            .with_for_update(skip_locked=True)
+        )
+    else:
+        # SQLite, left to choose, reads the queued jobs through (state, finished_at), an equality
+        # it prefers, and sorts all of them for the first few; named, the index of ready work is
+        # read in order. Its condition is repeated as a literal, which SQLite needs to use it.
+        ready = (
+            text(
+                "SELECT id FROM jobs INDEXED BY ix_jobs_ready "
+                "WHERE state = 'queued' AND run_at <= :b_at "
+                "ORDER BY priority, run_at LIMIT :b_limit"
+            )
+            .bindparams(
+                bindparam("b_at", type_=j.run_at.type), bindparam("b_limit", type_=Integer)
+            )
+            .columns(j.id)
+        )
     return (
         update(_jobs)
         .where(j.id.in_(ready.scalar_subquery()))
