@@ -58,9 +58,7 @@ def _claim_statement(skip_locked: bool) -> Any:
                 "WHERE state = 'queued' AND run_at <= :b_at "
                 "ORDER BY priority, run_at LIMIT :b_limit"
             )
-            .bindparams(
-                bindparam("b_at", type_=j.run_at.type), bindparam("b_limit", type_=Integer)
-            )
+            .bindparams(bindparam("b_at", type_=j.run_at.type), bindparam("b_limit", type_=Integer))
             .columns(j.id)
         )
     return (
