@@ -21,6 +21,7 @@ from interlink.jobs import notify, queue
 from interlink.jobs.worker import Worker
 from interlink.kit.clock import now
 from interlink.models import Job, WebhookAttempt, WebhookDelivery
+from interlink.webhooks_out.delivery import Gates
 from interlink.webhooks_out.dispatch import _DUE, Dispatcher, dispatcher_for
 from interlink.webhooks_out.secrets import keyring_for
 from interlink.webhooks_out.tasks import _gates_for, _limiter_for
@@ -28,7 +29,13 @@ from interlink.webhooks_out.wakeup import DISPATCH_JOB, SHARE_WINDOW
 from tests.fixtures.factories import TenantKey
 from tests.fixtures.plans import sqlite_plan
 from tests.webhooks_out.conftest import FakeClock, Receiver, run_due_jobs
-from tests.webhooks_out.helpers import create_endpoint, only_delivery, publish, tenant
+from tests.webhooks_out.helpers import (
+    create_endpoint,
+    deliveries,
+    only_delivery,
+    publish,
+    tenant,
+)
 
 
 def make_dispatcher(db: Database, settings: Settings) -> Dispatcher:
@@ -326,3 +333,38 @@ async def test_the_sqlite_claim_reads_pending_rows_in_index_order_without_sortin
     plan = await sqlite_plan(db, _DUE[(True, excluding)], params)
     assert "USING INDEX ix_webhook_deliveries_pending (next_attempt_at<?)" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+async def test_a_claim_takes_the_free_share_of_each_endpoint_and_leaves_the_rest_due(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    endpoint = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    for _ in range(3):
+        await publish(wh_client, key)
+    dispatcher = Dispatcher(
+        db, wh_settings, Gates(2, 256), keyring_for(wh_settings), _limiter_for(wh_settings)
+    )
+    at = now()
+
+    first = await dispatcher.claim(64, at)
+    assert len(first) == 2  # the endpoint's share
+    assert dispatcher.batch_was_full is False  # three due rows: none beyond the batch
+    rows = await deliveries(wh_client, key, endpoint["id"])
+    due = [r for r in rows if r["id"] not in {c.id for c, _t, _b in first}]
+    [left] = due
+    # the third row was not leased: it is due as it was
+    assert datetime.fromisoformat(left["next_attempt_at"].replace("Z", "+00:00")) <= at
+
+    # the share is in flight: a claim leaves the endpoint out
+    assert await dispatcher.claim(64, at) == []
+    for claimed, _target, _body in first:
+        dispatcher.gates.leave(claimed.endpoint_id)
+    # a claim that finds as many due rows as it asks for says more may be due
+    [(third, _target, _body)] = await dispatcher.claim(1, at)
+    assert third.id == left["id"]
+    assert dispatcher.batch_was_full is True

@@ -302,6 +302,16 @@ class Gates:
         self.total += 1
         return True
 
+    def enter(self, endpoint_id: str) -> None:
+        """Count a send that a claim already kept within the endpoint's free share."""
+        self._endpoints[endpoint_id] = self._endpoints.get(endpoint_id, 0) + 1
+        self.total += 1
+
+    def free_shares(self) -> tuple[list[str], list[int]]:
+        """The endpoints with sends in flight and room for more, and how many more each."""
+        ids = [e for e, n in self._endpoints.items() if n < self.per_endpoint]
+        return ids, [self.per_endpoint - self._endpoints[e] for e in ids]
+
     def full_endpoints(self) -> list[str]:
         """Endpoints whose share is all in flight (a claim leaves their rows for later)."""
         return [e for e, n in self._endpoints.items() if n >= self.per_endpoint]

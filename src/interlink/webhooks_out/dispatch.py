@@ -24,13 +24,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import orjson
 import structlog
-from sqlalchemy import Integer, Table, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.config import Settings
@@ -133,6 +147,94 @@ def _due_sqlite(excluding: bool) -> Any:
 
 # by (SQLite, some endpoints excluded)
 _DUE = {(s, x): _due_statement(s, x) for s in (False, True) for x in (False, True)}
+
+
+def _lease_statement(excluding: bool, absorbing: bool) -> Any:
+    """PostgreSQL's claim in one statement, run outside a transaction: lock the due rows, keep
+    each endpoint's free share of them, lease those of plain endpoints (enabled, not paused, no
+    rate limit) until their endpoint's timeout plus the margin, and return them with their
+    events. A last row sums up: how many of the rows were of other endpoints (disabled, paused,
+    rate limited; the claim with decisions handles them), and how many due rows were locked.
+    Rows locked and not leased stay due. With ``absorbing``, the queued dispatch wake-ups are
+    marked done by the same statement, so what they announce is visible to its read (one
+    snapshot)."""
+    absorb = (
+        "absorbed AS (UPDATE jobs SET state = 'done', finished_at = :b_at, updated_at = :b_at "
+        "WHERE id IN (SELECT id FROM jobs WHERE name = :b_name AND state = 'queued' "
+        "AND run_at <= :b_at FOR UPDATE SKIP LOCKED)), "
+        if absorbing
+        else ""
+    )
+    excluded = "AND NOT (d.endpoint_id = ANY(CAST(:b_excluded AS text[]))) " if excluding else ""
+    # the fragments added are constants of this function
+    sql = (
+        f"WITH {absorb}"  # noqa: S608
+        "due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries AS d "
+        f"WHERE d.status = 'pending' AND d.next_attempt_at <= :b_at {excluded}"
+        "ORDER BY d.next_attempt_at LIMIT :b_limit FOR UPDATE OF d SKIP LOCKED), "
+        "ranked AS (SELECT due.id, due.endpoint_id, row_number() OVER "
+        "(PARTITION BY due.endpoint_id ORDER BY due.next_attempt_at, due.id) AS place FROM due), "
+        "fit AS (SELECT r.id, e.timeout_seconds, e.updated_at, "
+        "(e.enabled AND e.rate_limit IS NULL "
+        "AND (e.paused_until IS NULL OR e.paused_until <= :b_at)) AS plain "
+        "FROM ranked AS r JOIN webhook_endpoints AS e ON e.id = r.endpoint_id "
+        "LEFT JOIN unnest(CAST(:b_busy AS text[]), CAST(:b_free AS integer[])) "
+        "AS b(endpoint_id, free) ON b.endpoint_id = r.endpoint_id "
+        "WHERE r.place <= coalesce(b.free, :b_share)), "
+        "leased AS (UPDATE webhook_deliveries AS d SET next_attempt_at = "
+        ":b_at + make_interval(secs => fit.timeout_seconds + CAST(:b_margin AS float8)) "
+        "FROM fit WHERE d.id = fit.id AND fit.plain "
+        "RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, d.attempts, fit.updated_at) "
+        "SELECT l.id, l.tenant_id, l.endpoint_id, l.event_id, l.attempts, l.updated_at, "
+        "ev.type, ev.created_at, ev.tenant_id, "
+        "CASE WHEN row_number() OVER (PARTITION BY l.event_id ORDER BY l.id) = 1 "
+        "THEN ev.data END, NULL, NULL "
+        "FROM leased AS l JOIN events AS ev ON ev.id = l.event_id "
+        "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        "(SELECT count(*) FROM fit WHERE NOT fit.plain), (SELECT count(*) FROM due)"
+    )
+    at_type = _deliveries.c.next_attempt_at.type
+    binds = [
+        bindparam("b_at", type_=at_type),
+        bindparam("b_limit", type_=Integer),
+        bindparam("b_share", type_=Integer),
+        bindparam("b_margin", type_=Float),
+    ]
+    return (
+        text(sql)
+        .bindparams(*binds)
+        .columns(
+            column("id", String),
+            column("tenant_id", String),
+            column("endpoint_id", String),
+            column("event_id", String),
+            column("attempts", Integer),
+            column("endpoint_version", at_type),
+            column("event_type", String),
+            column("event_created_at", at_type),
+            column("event_tenant_id", String),
+            column("event_data", _events.c.data.type),
+            column("others", Integer),
+            column("due", Integer),
+        )
+    )
+
+
+# by (some endpoints excluded, absorbing wake-ups)
+_LEASED = {(x, a): _lease_statement(x, a) for x in (False, True) for a in (False, True)}
+
+
+def _body(event_id: str, event_type: str, created_at: datetime, tenant_id: str, data: Any) -> bytes:
+    """The envelope every endpoint's delivery of an event sends: serialised once per claim."""
+    return orjson.dumps(
+        {
+            "id": event_id,
+            "type": event_type,
+            "created": rfc3339(created_at),
+            "tenant": tenant_id,
+            "data": data,
+        }
+    )
 
 
 _LEASE = (
@@ -244,6 +346,8 @@ class Dispatcher:
         self.settings = settings
         self.gates = gates
         self.secrets = SecretCache(keyring)
+        # PostgreSQL's one-statement claim runs outside a transaction (the pool is shared)
+        self._autocommit = db.engine.execution_options(isolation_level="AUTOCOMMIT")
         # endpoint id -> its target: a claim reads only endpoints that changed since
         self._targets: dict[str, CachedTarget] = {}
         self._versions: dict[str, datetime] = {}  # endpoint id -> updated_at, in this claim
@@ -269,6 +373,9 @@ class Dispatcher:
         # claim again once this many or fewer sends are left (half of those after the last
         # claim), so a claim takes a batch instead of one row per finished send
         self._low_water = 0
+        # whether the last claim found as many due rows as it asked for: more may be due even
+        # when it took fewer (the rest of an endpoint's rows beyond its share)
+        self.batch_was_full = False
         self._absorb_after = 0.0
         self.claim_gap = CLAIM_GAP
 
@@ -319,7 +426,7 @@ class Dispatcher:
                 claimed = await self._claim(free) if free > 0 else 0
                 sent += claimed
                 self._low_water = len(self._sending) // 2
-                if claimed and claimed == free:
+                if claimed and (claimed == free or self.batch_was_full):
                     continue  # more may be due: claim again at once
                 if claimed:
                     drained_at = time.monotonic()
@@ -385,8 +492,85 @@ class Dispatcher:
         return len(taken)
 
     async def claim(self, limit: int, at: datetime) -> list[tuple[Claimed, Target, bytes]]:
-        """One claim transaction: the rows leased to this dispatcher, each with its endpoint's
-        target and its event's body. Their endpoints' gates are entered."""
+        """The rows leased to this dispatcher, each with its endpoint's target and its event's
+        body. Their endpoints' gates are entered.
+
+        On PostgreSQL one statement outside a transaction leases the rows of plain endpoints (a
+        claim had been five round trips: begin, due rows, lease, event bodies, commit); when
+        the due rows include some of other endpoints (disabled, paused, rate limited), the
+        claim with decisions follows it. SQLite always takes the claim with decisions, under
+        its write lock."""
+        self.batch_was_full = False
+        if self.db.is_sqlite:
+            return await self._claim_deciding(limit, at)
+        taken, others = await self._claim_leasing(limit, at)
+        if others and len(taken) < limit:
+            full = self.batch_was_full
+            taken += await self._claim_deciding(limit - len(taken), at)
+            self.batch_was_full = full or self.batch_was_full
+        return taken
+
+    async def _claim_leasing(
+        self, limit: int, at: datetime
+    ) -> tuple[list[tuple[Claimed, Target, bytes]], int]:
+        """PostgreSQL's claim in one statement (``_lease_statement``): the rows leased, and how
+        many due rows of other endpoints it left to the claim with decisions."""
+        excluded = self._excluded()
+        mono = time.monotonic()
+        absorbing = mono >= self._absorb_after
+        if absorbing:
+            self._absorb_after = mono + ABSORB_EVERY
+        busy, free = self.gates.free_shares()
+        params: dict[str, Any] = {
+            "b_at": at,
+            "b_limit": limit,
+            "b_share": self.gates.per_endpoint,
+            "b_margin": self.lease_margin.total_seconds(),
+            "b_busy": busy,
+            "b_free": free,
+        }
+        if excluded:
+            params["b_excluded"] = excluded
+        if absorbing:
+            params["b_name"] = DISPATCH_JOB
+        async with self._autocommit.connect() as conn:
+            rows = (await conn.execute(_LEASED[(bool(excluded), absorbing)], params)).all()
+        others = 0
+        take: list[Claimed] = []
+        bodies: dict[str, bytes] = {}
+        self._versions.clear()
+        for row in rows:
+            (delivery_id, tenant_id, endpoint_id, event_id, attempts, version) = row[:6]
+            if delivery_id is None:  # the summary row
+                others = int(row[10] or 0)
+                self.batch_was_full = int(row[11] or 0) >= limit
+                continue
+            # the statement kept each endpoint within its free share
+            self.gates.enter(endpoint_id)
+            self._versions[endpoint_id] = version
+            take.append(Claimed(delivery_id, tenant_id, endpoint_id, event_id, int(attempts)))
+            event_type, created_at, event_tenant_id, data = row[6:10]
+            if data is not None:  # on the first row of each event
+                bodies[event_id] = _body(event_id, event_type, created_at, event_tenant_id, data)
+        if not take:
+            return [], others
+        entered = [c.endpoint_id for c in take]
+        try:
+            stale = self._stale_targets(entered, at)
+            if stale:
+                async with self.db.read_session() as session:
+                    await self._read_targets(session, stale, at)
+            return self._assemble(take, bodies, at, entered), others
+        except BaseException:
+            for endpoint_id in entered:
+                self.gates.leave(endpoint_id)
+            raise
+
+    async def _claim_deciding(
+        self, limit: int, at: datetime
+    ) -> list[tuple[Claimed, Target, bytes]]:
+        """One claim transaction that reads the due rows with their endpoints and decides,
+        row by row, which are sent now (``_decide``)."""
         taken: list[tuple[Claimed, Target, bytes]] = []
         entered: list[str] = []
         try:
@@ -398,6 +582,7 @@ class Dispatcher:
                     self._absorb_after = mono + ABSORB_EVERY
                     await queue.absorb(session, DISPATCH_JOB, at)
                 rows = await self._due(session, at, limit)
+                self.batch_was_full = len(rows) >= limit
                 if not rows:
                     await session.commit()
                     return []
@@ -492,24 +677,24 @@ class Dispatcher:
     async def _load(
         self, session: AsyncSession, take: list[Claimed], at: datetime, entered: list[str]
     ) -> list[tuple[Claimed, Target, bytes]]:
-        targets = await self._targets_of(session, {c.endpoint_id for c in take}, at)
+        stale = self._stale_targets({c.endpoint_id for c in take}, at)
+        if stale:
+            await self._read_targets(session, stale, at)
         event_ids = {c.event_id for c in take}
         bodies: dict[str, bytes] = {}
         event_rows = await session.execute(_EVENT_BODIES, {"b_ids": list(event_ids)})
         for event_id, event_type, created_at, tenant_id, data in event_rows.all():
             # the body of every endpoint's delivery of this event: serialised once
-            bodies[event_id] = orjson.dumps(
-                {
-                    "id": event_id,
-                    "type": event_type,
-                    "created": rfc3339(created_at),
-                    "tenant": tenant_id,
-                    "data": data,
-                }
-            )
+            bodies[event_id] = _body(event_id, event_type, created_at, tenant_id, data)
+        return self._assemble(take, bodies, at, entered)
+
+    def _assemble(
+        self, take: list[Claimed], bodies: dict[str, bytes], at: datetime, entered: list[str]
+    ) -> list[tuple[Claimed, Target, bytes]]:
+        """Each claimed row with its target (cached by now) and its event's body."""
         out: list[tuple[Claimed, Target, bytes]] = []
         for claimed in take:
-            target = targets.get(claimed.endpoint_id)
+            target = self._fresh_target(claimed.endpoint_id, at)
             body = bodies.get(claimed.event_id)
             if target is None or body is None:  # deleted meanwhile (cascades take the row too)
                 entered.remove(claimed.endpoint_id)
@@ -518,25 +703,24 @@ class Dispatcher:
             out.append((claimed, target, body))
         return out
 
-    async def _targets_of(
-        self, session: AsyncSession, endpoint_ids: set[str], at: datetime
-    ) -> dict[str, Target]:
-        """The targets of ``endpoint_ids``: from the cache when the endpoint's ``updated_at``
-        (read by the claim) is the cached one, else read and cached again."""
-        targets: dict[str, Target] = {}
-        stale: set[str] = set()
-        for endpoint_id in endpoint_ids:
-            cached = self._targets.get(endpoint_id)
-            if (
-                cached is not None
-                and cached.updated_at == self._versions.get(endpoint_id)
-                and (cached.until is None or at < cached.until)
-            ):
-                targets[endpoint_id] = cached.target
-            else:
-                stale.add(endpoint_id)
-        if not stale:
-            return targets
+    def _fresh_target(self, endpoint_id: str, at: datetime) -> Target | None:
+        """The cached target of the endpoint if it is the version the claim read."""
+        cached = self._targets.get(endpoint_id)
+        if (
+            cached is not None
+            and cached.updated_at == self._versions.get(endpoint_id)
+            and (cached.until is None or at < cached.until)
+        ):
+            return cached.target
+        return None
+
+    def _stale_targets(self, endpoint_ids: Iterable[str], at: datetime) -> set[str]:
+        """The endpoints whose cached target is missing or older than the version the claim
+        read (``updated_at``: every change through the API, and any Core update, moves it)."""
+        return {e for e in endpoint_ids if self._fresh_target(e, at) is None}
+
+    async def _read_targets(self, session: AsyncSession, stale: set[str], at: datetime) -> None:
+        """Read the endpoints' targets into the cache."""
         if len(self._targets) + len(stale) > SECRET_CACHE:
             self._targets.clear()
         endpoints = (
@@ -556,9 +740,9 @@ class Dispatcher:
             self._targets[endpoint.id] = CachedTarget(
                 endpoint.updated_at, window if window is not None and at < window else None, target
             )
-            targets[endpoint.id] = target
+            # the version read now is the one sends use
+            self._versions[endpoint.id] = endpoint.updated_at
         session.expunge_all()
-        return targets
 
     # -- send ------------------------------------------------------------------------------
 
