@@ -368,3 +368,40 @@ async def test_a_claim_takes_the_free_share_of_each_endpoint_and_leaves_the_rest
     [(third, _target, _body)] = await dispatcher.claim(1, at)
     assert third.id == left["id"]
     assert dispatcher.batch_was_full is True
+
+
+async def test_a_claim_sends_a_plain_endpoint_s_rows_and_decides_a_rate_limited_one_s(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    unique: str,
+) -> None:
+    """On PostgreSQL the one-statement claim leases the plain endpoint's rows and leaves the
+    rate-limited endpoint's to the claim with decisions, in the same call."""
+    key = await tenant(db)
+    plain = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    limited = await create_endpoint(
+        wh_client, key, receiver.url(f"/ok/{unique}/limited"), rate_limit=1
+    )
+    for _ in range(3):
+        await publish(wh_client, key)
+    dispatcher = Dispatcher(
+        db, wh_settings, Gates(8, 256), keyring_for(wh_settings), _limiter_for(wh_settings)
+    )
+    at = now()
+
+    taken = await dispatcher.claim(64, at)
+    by_endpoint: dict[str, int] = {}
+    for claimed, _target, _body in taken:
+        by_endpoint[claimed.endpoint_id] = by_endpoint.get(claimed.endpoint_id, 0) + 1
+    assert by_endpoint == {plain["id"]: 3, limited["id"]: 1}  # one a second
+    waiting = [
+        r
+        for r in await deliveries(wh_client, key, limited["id"])
+        if r["id"] not in {c.id for c, _t, _b in taken}
+    ]
+    assert len(waiting) == 2
+    for row in waiting:  # deferred to the next slot, without an attempt
+        assert datetime.fromisoformat(row["next_attempt_at"].replace("Z", "+00:00")) > at
+        assert row["attempts"] == 0
