@@ -7,18 +7,24 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import TYPE_CHECKING
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
-from redis.asyncio import ConnectionPool
+
+if TYPE_CHECKING:
+    from redis.asyncio import ConnectionPool
 
 
 class ProviderRateLimiter:
     def __init__(self, redis_url: str | None = None, *, prefix: str = "interlink-out") -> None:
         self._pool: ConnectionPool | None = None
         if redis_url:
+            # redis-py (about 12 MiB) only in a process configured with Redis
+            from redis.asyncio import ConnectionPool
+
             self._pool = ConnectionPool.from_url(redis_url)
             self.storage: Storage = storage_from_string(  # type: ignore[assignment]
                 "async+" + redis_url,
