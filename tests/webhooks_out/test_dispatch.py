@@ -13,16 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from interlink.config import Settings
 from interlink.db.engine import Database
 from interlink.jobs import notify, queue
 from interlink.jobs.worker import Worker
 from interlink.kit.clock import now
-from interlink.models import Job, WebhookAttempt, WebhookDelivery
+from interlink.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from interlink.webhooks_out.client import AttemptResult
 from interlink.webhooks_out.delivery import Gates
-from interlink.webhooks_out.dispatch import _DUE, Dispatcher, dispatcher_for
+from interlink.webhooks_out.dispatch import _DUE, Dispatcher, Outcome, dispatcher_for
 from interlink.webhooks_out.secrets import keyring_for
 from interlink.webhooks_out.tasks import _gates_for, _limiter_for
 from interlink.webhooks_out.wakeup import DISPATCH_JOB, SHARE_WINDOW
@@ -405,3 +406,60 @@ async def test_a_claim_sends_a_plain_endpoint_s_rows_and_decides_a_rate_limited_
     for row in waiting:  # deferred to the next slot, without an attempt
         assert datetime.fromisoformat(row["next_attempt_at"].replace("Z", "+00:00")) > at
         assert row["attempts"] == 0
+
+
+async def test_a_late_duplicate_outcome_adds_its_attempt_and_changes_nothing_else(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    endpoint = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    await publish(wh_client, key)
+    dispatcher = make_dispatcher(db, wh_settings)
+    at = now()
+    [(claimed, _target, _body)] = await dispatcher.claim(64, at)
+    dispatcher.gates.leave(claimed.endpoint_id)
+    answer = AttemptResult(200, 12, "ok", None, None)
+
+    await dispatcher.record_batch([Outcome(claimed, answer, at)])
+    # the same send's outcome again (a lease that ended, a resent row answering late)
+    await dispatcher.record_batch([Outcome(claimed, answer, at + timedelta(seconds=1))])
+
+    delivery = await only_delivery(wh_client, key, endpoint["id"])
+    assert delivery["status"] == "succeeded"
+    assert delivery["attempts"] == 1
+    assert [a["status_code"] for a in delivery["attempt_history"]] == [200, 200]
+
+
+async def test_a_success_ends_its_endpoint_s_run_of_failures(
+    db: Database,
+    wh_client: httpx.AsyncClient,
+    wh_settings: Settings,
+    receiver: Receiver,
+    unique: str,
+) -> None:
+    key = await tenant(db)
+    endpoint = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    async with db.session() as session:
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint["id"])
+            .values(failing_since=now() - timedelta(days=1))
+        )
+        await session.commit()
+    await publish(wh_client, key)
+    dispatcher = make_dispatcher(db, wh_settings)
+    at = now()
+    [(claimed, _target, _body)] = await dispatcher.claim(64, at)
+    dispatcher.gates.leave(claimed.endpoint_id)
+
+    await dispatcher.record_batch([Outcome(claimed, AttemptResult(204, 5, "", None, None), at)])
+
+    async with db.read_session() as session:
+        row = await session.get(WebhookEndpoint, endpoint["id"])
+        assert row is not None
+        assert row.failing_since is None
+    assert (await only_delivery(wh_client, key, endpoint["id"]))["status"] == "succeeded"

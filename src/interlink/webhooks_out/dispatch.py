@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -222,6 +223,56 @@ def _lease_statement(excluding: bool, absorbing: bool) -> Any:
 
 # by (some endpoints excluded, absorbing wake-ups)
 _LEASED = {(x, a): _lease_statement(x, a) for x in (False, True) for a in (False, True)}
+
+
+# PostgreSQL: a batch of successful attempts recorded in one statement outside a transaction.
+# The batch arrives as arrays (one per column); the rows still pending at the attempt count their
+# claim saw are marked succeeded (the compare-and-set), every attempt of a row that still exists
+# is inserted (its id drawn once per attempt, so a retried record inserts nothing twice), and the
+# endpoints of those successes that were in a run of failures are cleared, locked first in id
+# order (as the record transaction does) so that two batches never wait on each other in turn.
+_RECORD_SUCCESSES = text(
+    "WITH given AS (SELECT * FROM unnest(CAST(:b_ids AS text[]), CAST(:b_attempts AS integer[]), "
+    "CAST(:b_at AS timestamptz[]), CAST(:b_codes AS integer[]), CAST(:b_durations AS integer[]), "
+    "CAST(:b_bodies AS text[]), CAST(:b_attempt_ids AS text[]), CAST(:b_tenants AS text[]), "
+    "CAST(:b_endpoints AS text[])) AS g(delivery_id, attempts, attempted_at, status_code, "
+    "duration_ms, response_body, attempt_id, tenant_id, endpoint_id)), "
+    "present AS (SELECT d.id, d.status, d.attempts FROM webhook_deliveries AS d "
+    "WHERE d.id IN (SELECT delivery_id FROM given) ORDER BY d.id FOR UPDATE), "
+    "inserted AS (INSERT INTO webhook_attempts (id, tenant_id, delivery_id, endpoint_id, "
+    "attempted_at, succeeded, status_code, duration_ms, response_body, error_class, "
+    "error_message, trigger) SELECT g.attempt_id, g.tenant_id, g.delivery_id, g.endpoint_id, "
+    "g.attempted_at, true, g.status_code, g.duration_ms, g.response_body, NULL, NULL, "
+    "'scheduled' FROM given AS g JOIN present AS p ON p.id = g.delivery_id "
+    "ON CONFLICT (id) DO NOTHING), "
+    "done AS (UPDATE webhook_deliveries AS d SET status = 'succeeded', attempts = g.attempts + 1, "
+    "next_attempt_at = NULL, last_attempt_at = g.attempted_at, last_status_code = g.status_code, "
+    "last_error = NULL, updated_at = CAST(:b_now AS timestamptz) "
+    "FROM given AS g JOIN present AS p ON p.id = g.delivery_id "
+    "AND p.status = 'pending' AND p.attempts = g.attempts "
+    "WHERE d.id = g.delivery_id RETURNING d.endpoint_id), "
+    "failing AS (SELECT e.id FROM webhook_endpoints AS e "
+    "WHERE e.id IN (SELECT endpoint_id FROM done) AND e.failing_since IS NOT NULL "
+    "ORDER BY e.id FOR NO KEY UPDATE), "
+    "cleared AS (UPDATE webhook_endpoints SET failing_since = NULL "
+    "WHERE id IN (SELECT id FROM failing)) "
+    "SELECT count(*) FROM done"
+)
+
+
+def _successes(outcomes: list[Outcome]) -> dict[str, Any]:
+    """``_RECORD_SUCCESSES``'s arrays; each attempt's id drawn here, once."""
+    return {
+        "b_ids": [o.row.id for o in outcomes],
+        "b_attempts": [o.row.attempts for o in outcomes],
+        "b_at": [o.attempted_at for o in outcomes],
+        "b_codes": [o.result.status_code for o in outcomes],
+        "b_durations": [o.result.duration_ms for o in outcomes],
+        "b_bodies": [o.result.response_body for o in outcomes],
+        "b_attempt_ids": [new_id("atm") for _ in outcomes],
+        "b_tenants": [o.row.tenant_id for o in outcomes],
+        "b_endpoints": [o.row.endpoint_id for o in outcomes],
+    }
 
 
 def _body(event_id: str, event_type: str, created_at: datetime, tenant_id: str, data: Any) -> bytes:
@@ -784,17 +835,49 @@ class Dispatcher:
                 await asyncio.sleep(RECORD_GATHER)
             batch = self._outcomes[:RECORD_BATCH]
             del self._outcomes[: len(batch)]
-            for attempt in range(RECORD_RETRIES):
-                try:
-                    await self._record(batch)
-                    break
-                except Exception as exc:
-                    # the rows stay leased: if this never succeeds they are sent again when the
-                    # lease ends, with the same webhook-id
-                    log.warning("webhook_record_failed", error=str(exc), attempt=attempt + 1)
-                    await asyncio.sleep(0.1 * 2**attempt)
+            parts = self._record_parts(batch)
+            for part in parts:
+                for attempt in range(RECORD_RETRIES):
+                    try:
+                        await part()
+                        break
+                    except Exception as exc:
+                        # the rows stay leased: if this never succeeds they are sent again when
+                        # the lease ends, with the same webhook-id
+                        log.warning("webhook_record_failed", error=str(exc), attempt=attempt + 1)
+                        await asyncio.sleep(0.1 * 2**attempt)
 
-    async def _record(self, batch: list[Outcome]) -> None:
+    def _record_parts(self, batch: list[Outcome]) -> list[Callable[[], Awaitable[None]]]:
+        """The writes that record a batch, each retried on its own: on PostgreSQL the successes
+        in one statement and the failures (schedule, pause, disable, dead letter) in the record
+        transaction; on SQLite the whole batch in the record transaction."""
+        if self.db.is_sqlite:
+            return [functools.partial(self._record, batch)]
+        for outcome in batch:
+            metrics.WEBHOOK_ATTEMPT_LATENCY.observe(outcome.result.duration_ms / 1000)
+        parts: list[Callable[[], Awaitable[None]]] = []
+        succeeded = [o for o in batch if o.result.succeeded]
+        failed = [o for o in batch if not o.result.succeeded]
+        if succeeded:
+            parts.append(functools.partial(self._record_successes, _successes(succeeded)))
+        if failed:
+            parts.append(functools.partial(self._record, failed, observed=True))
+        return parts
+
+    async def record_batch(self, batch: list[Outcome]) -> None:
+        """Record a batch of outcomes once (the recorder retries each part)."""
+        for part in self._record_parts(batch):
+            await part()
+
+    async def _record_successes(self, params: dict[str, Any]) -> None:
+        async with self._autocommit.connect() as conn:
+            params["b_now"] = now()
+            done = int((await conn.execute(_RECORD_SUCCESSES, params)).scalar_one())
+        metrics.WEBHOOK_DELIVERIES.labels("succeeded").inc(done)
+
+    async def _record(self, batch: list[Outcome], *, observed: bool = False) -> None:
+        """Record a batch of outcomes in one transaction (``observed``: their attempt latency
+        is already in the metrics)."""
         at = now()
         ids = sorted({o.row.id for o in batch})
         async with self.db.session() as session:
@@ -811,7 +894,8 @@ class Dispatcher:
                 state = current.get(row.id)
                 if state is None:
                     continue  # deleted with its endpoint
-                metrics.WEBHOOK_ATTEMPT_LATENCY.observe(result.duration_ms / 1000)
+                if not observed:
+                    metrics.WEBHOOK_ATTEMPT_LATENCY.observe(result.duration_ms / 1000)
                 if not result.succeeded:
                     failed.append(outcome)
                     continue
