@@ -9,6 +9,7 @@ from interlink.config import Settings
 from interlink.db import statistics
 from interlink.db.engine import Database
 from interlink.jobs.worker import Worker
+from tests.conftest import make_settings
 
 
 @pytest.fixture
@@ -92,4 +93,27 @@ async def test_sqlite_has_no_statistics_to_refresh(db: Database) -> None:
     finally:
         async with db.engine.connect() as conn:
             await conn.execute(text("DROP TABLE stats_probe_sqlite"))
+            await conn.commit()
+
+
+async def test_a_table_the_role_may_not_analyze_is_not_retried_every_tick(
+    db: Database, probe: str, unique: str
+) -> None:
+    """PostgreSQL only warns when the role does not own the table, and its statistics stay
+    stale: the process waits out the gap before it tries again."""
+    role = f"stats_role_{unique}"
+    async with db.engine.connect() as conn:
+        await conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        await conn.commit()
+    other = Database(make_settings(db.engine.url.set(username=role).render_as_string(False)))
+    try:
+        await _insert(db, probe, 1, 5000)
+        assert probe in await statistics.refresh(other)
+        assert not await _analyzed(db, probe)  # not the owner: nothing happened
+        assert probe not in await statistics.refresh(other)
+        assert probe in await statistics.refresh(other, gap_seconds=0)
+    finally:
+        await other.dispose()
+        async with db.engine.connect() as conn:
+            await conn.execute(text(f"DROP ROLE {role}"))
             await conn.commit()

@@ -12,10 +12,12 @@ Autovacuum's analyze would gather them, but it wakes once a minute per database
 (``autovacuum_naptime``) and may be turned off. So the worker's housekeeping calls ``refresh``:
 every table of the schema whose rows changed by more than ``MINIMUM + FRACTION * its live rows``
 since it was last analyzed, and that no analyze (ours or autovacuum's) touched in the last
-``GAP`` seconds, is analyzed. The rule is autovacuum's own, with a larger floor; the gap bounds
+``GAP`` seconds (nor this process, whose analyze may have been refused), is analyzed. The rule is autovacuum's own, with a larger floor; the gap bounds
 the cost on a table under steady churn (one ``ANALYZE`` samples at most 30,000 rows)."""
 
 from __future__ import annotations
+
+import time
 
 from sqlalchemy import text
 
@@ -24,6 +26,10 @@ from interlink.db.engine import Database
 MINIMUM = 1000
 FRACTION = 0.1
 GAP_SECONDS = 15.0
+
+# (database, table) -> when this process last analyzed it (monotonic): a role that may not
+# analyze a table (PostgreSQL then warns and changes nothing) does not retry it every tick
+_analyzed_at: dict[tuple[str, str], float] = {}
 
 _STALE = text(
     """
@@ -54,7 +60,12 @@ async def refresh(
         params = {"minimum": minimum, "fraction": fraction, "gap": gap_seconds}
         tables = [str(row[0]) for row in (await conn.execute(_STALE, params)).all()]
         await conn.commit()
+        database = str(db.engine.url.database)
         for table in tables:
+            mono = time.monotonic()
+            if mono - _analyzed_at.get((database, table), float("-inf")) < gap_seconds:
+                continue
+            _analyzed_at[(database, table)] = mono
             quoted = conn.dialect.identifier_preparer.quote(table)
             # another worker analyzing the same table holds its lock: that one is enough
             await conn.execute(text(f"ANALYZE (SKIP_LOCKED) {quoted}"))
