@@ -12,8 +12,9 @@ Autovacuum's analyze would gather them, but it wakes once a minute per database
 (``autovacuum_naptime``) and may be turned off. So the worker's housekeeping calls ``refresh``:
 every table of the schema whose rows changed by more than ``MINIMUM + FRACTION * its live rows``
 since it was last analyzed, and that no analyze (ours or autovacuum's) touched in the last
-``GAP`` seconds (nor this process, whose analyze may have been refused), is analyzed. The rule is autovacuum's own, with a larger floor; the gap bounds
-the cost on a table under steady churn (one ``ANALYZE`` samples at most 30,000 rows)."""
+``GAP`` seconds, nor this process tried to (an analyze may be refused), is analyzed. The rule is
+autovacuum's own, with a larger floor; the gap bounds the cost on a table under steady churn (one
+``ANALYZE`` samples at most 30,000 rows)."""
 
 from __future__ import annotations
 
