@@ -226,6 +226,15 @@ async def run(quick: bool, backends: list[str]) -> dict[str, Any]:
                         case["drain_deliveries_per_s"] / bare, 3
                     )
                     case["void"] = not case["ledger"]["balanced"]
+                    if backend == "sqlite":
+                        # SQLite as deployed: the worker in the publishers' process
+                        embedded = await outbound.run_embedded_case(
+                            url, receiver, events, endpoints, PAYLOAD, steady_s
+                        )
+                        embedded["ratio_vs_bare_e2e"] = round(
+                            embedded["deliveries_per_s"] / bare_e2e, 3
+                        )
+                        case["embedded_worker"] = embedded
                     entry["cases"].append(case)
             results["backends"][backend] = entry
     return results
@@ -339,6 +348,17 @@ def print_table(results: dict[str, Any]) -> None:
                 f"{c['drain_ratio_vs_bare_loop']:>7}{c['latency_ms_p50']:>8}"
                 f"{c['latency_ms_p99']:>8}{c['worker_rss_mib']:>8}  {ledger}"
             )
+    for backend, entry in results["backends"].items():
+        for c in entry.get("cases", []):
+            e = c.get("embedded_worker")
+            if e is not None:
+                print(
+                    f"{backend} x{c['endpoints']} with the worker in the publishers' process "
+                    f"(interlink serve): {e['deliveries_per_s']}/s end to end "
+                    f"(ratio {e['ratio_vs_bare_e2e']}), p50/p99 {e['latency_ms_p50']}/"
+                    f"{e['latency_ms_p99']} ms at half load"
+                    + ("" if e["balanced"] else ", VOID (unbalanced)")
+                )
     for name, why in results["not_run"].items():
         print(f"not run: {name}: {why}")
 
@@ -451,6 +471,21 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                     "void": case["void"],
                 }
             )
+            embedded = case.get("embedded_worker")
+            if embedded is not None:
+                rows.append(
+                    {
+                        "scenario": f"S2 e2e/s x{case['endpoints']} embedded",
+                        "backend": backend,
+                        "value": embedded["deliveries_per_s"],
+                        "baseline": case["bare_e2e_deliveries_per_s"],
+                        "ratio": embedded["ratio_vs_bare_e2e"],
+                        "target": 0.5,
+                        "p50_ms": embedded["latency_ms_p50"],
+                        "p99_ms": embedded["latency_ms_p99"],
+                        "void": not embedded["balanced"],
+                    }
+                )
             rows.append(
                 {
                     "scenario": f"S2 drain/s x{case['endpoints']}",

@@ -306,3 +306,70 @@ async def run_case(
                 proc.kill()
                 proc.wait()
         await db.dispose()
+
+
+async def run_embedded_case(
+    database_url: str, receiver: Receiver, events: int, endpoints: int, size: int, steady_s: float
+) -> dict[str, Any]:
+    """S2 end to end and at half load with the worker in the publishers' process, as
+    ``interlink serve`` runs it (SQLite's embedded default): publishers and worker share one
+    ``Database``, so they queue for SQLite's one writing connection in the process instead of
+    meeting in SQLite's busy handler across processes."""
+    from interlink.jobs import manifest
+    from interlink.jobs.worker import Worker
+    from interlink.webhooks_out.client import close_shared_clients
+
+    settings = settings_for(database_url).model_copy(
+        update={
+            "worker_concurrency": WORKER_CONCURRENCY,
+            "webhook_endpoint_concurrency": WORKER_CONCURRENCY,
+        }
+    )
+    db = Database(settings)
+    await receiver.reset()
+    tenant_id = await _setup(db, settings, receiver, endpoints)
+    manifest.import_modules(manifest.AT_START)
+    worker = Worker(db, settings)
+    await worker.start()
+    try:
+        counter = iter(range(events))
+        started = time.time()
+
+        async def publisher() -> None:
+            for n in counter:
+                await _publish_one(db, tenant_id, n, size)
+
+        await asyncio.gather(*(publisher() for _ in range(PUBLISHERS)))
+        expected = events * endpoints
+        delivered = await _wait_delivered(receiver, expected, within=600)
+        arrivals = await receiver.get("/_arrivals")
+        last = max((row[2] for row in arrivals), default=time.time())
+        throughput = delivered / (last - started)
+
+        await receiver.reset()
+        rate = max(1.0, 0.5 * throughput / endpoints)
+        steady: dict[str, float] = {}
+        count = max(1, int(rate * steady_s))
+        began = time.monotonic()
+        for n in range(count):
+            delay = began + n / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            event_id, at = await _publish_one(db, tenant_id, events + n, size)
+            steady[event_id] = at
+        steady_delivered = await _wait_delivered(receiver, count * endpoints, within=300)
+        steady_arrivals = await receiver.get("/_arrivals")
+        latencies = [
+            (row[2] - steady[row[1]]) * 1000 for row in steady_arrivals if row[1] in steady
+        ]
+        return {
+            "deliveries_per_s": round(throughput, 1),
+            "steady_rate_events_per_s": round(rate, 1),
+            "latency_ms_p50": round(_percentile(latencies, 0.5), 2),
+            "latency_ms_p99": round(_percentile(latencies, 0.99), 2),
+            "balanced": delivered == expected and steady_delivered == count * endpoints,
+        }
+    finally:
+        await worker.stop()
+        await close_shared_clients()
+        await db.dispose()
