@@ -39,7 +39,7 @@ def test_the_head_read_from_the_migration_files_is_alembic_s() -> None:
 
 def test_the_api_loads_neither_alembic_nor_redis(subprocess_env: dict[str, str]) -> None:
     """The API process checks the head on /readyz, and Alembic is loaded only to migrate;
-    redis-py only where Redis is configured (about 14 MiB of the process between them)."""
+    redis-py only where Redis is configured (about 11 MiB of the process between them)."""
     code = (
         "import sys\n"
         "from interlink.db.migrations import head_revision\n"

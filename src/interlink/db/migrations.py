@@ -1,6 +1,6 @@
 """Alembic, driven from code: ``interlink migrate`` and ``serve`` call ``upgrade``.
 
-Alembic (with Mako, about 11 MiB of a process's memory) is imported only to migrate. The API
+Alembic (with Mako, about 8 MiB of the API process) is imported only to migrate. The API
 process only compares the database's revision with the newest one on ``/readyz``, and
 ``head_revision`` reads that from the migration files themselves."""
 

@@ -22,7 +22,7 @@ class ProviderRateLimiter:
     def __init__(self, redis_url: str | None = None, *, prefix: str = "interlink-out") -> None:
         self._pool: ConnectionPool | None = None
         if redis_url:
-            # redis-py (about 12 MiB) only in a process configured with Redis
+            # redis-py (about 3 MiB of the API process) only where Redis is configured
             from redis.asyncio import ConnectionPool
 
             self._pool = ConnectionPool.from_url(redis_url)
