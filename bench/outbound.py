@@ -185,6 +185,55 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+async def _end_to_end(
+    db: Database, tenant_id: str, receiver: Receiver, events: int, endpoints: int, size: int
+) -> tuple[float, float, int]:
+    """Four publishers write ``events`` while a worker delivers them: (deliveries/s from the
+    first publish to the last arrival, events published per second, deliveries received)."""
+    counter = iter(range(events))
+    started = time.time()
+
+    async def publisher() -> None:
+        for n in counter:
+            await _publish_one(db, tenant_id, n, size)
+
+    await asyncio.gather(*(publisher() for _ in range(PUBLISHERS)))
+    publish_rate = events / (time.time() - started)
+    delivered = await _wait_delivered(receiver, events * endpoints, within=600)
+    arrivals = await receiver.get("/_arrivals")
+    last = max((row[2] for row in arrivals), default=time.time())
+    return delivered / (last - started), publish_rate, delivered
+
+
+async def _half_load(
+    db: Database,
+    tenant_id: str,
+    receiver: Receiver,
+    rate: float,
+    steady_s: float,
+    first: int,
+    endpoints: int,
+    size: int,
+) -> tuple[list[float], int, int]:
+    """Events published at ``rate`` a second for ``steady_s``: (accept → receiver latencies in
+    ms, deliveries received, deliveries expected)."""
+    await receiver.reset()
+    steady: dict[str, float] = {}
+    count = max(1, int(rate * steady_s))
+    began = time.monotonic()
+    for n in range(count):
+        delay = began + n / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        event_id, at = await _publish_one(db, tenant_id, first + n, size)
+        steady[event_id] = at
+    expected = count * endpoints
+    delivered = await _wait_delivered(receiver, expected, within=300)
+    arrivals = await receiver.get("/_arrivals")
+    latencies = [(row[2] - steady[row[1]]) * 1000 for row in arrivals if row[1] in steady]
+    return latencies, delivered, expected
+
+
 async def run_case(
     database_url: str, receiver: Receiver, events: int, endpoints: int, size: int, steady_s: float
 ) -> dict[str, Any]:
@@ -202,22 +251,10 @@ async def run_case(
     try:
         await _wait_for_worker(db, proc)
         # throughput: a backlog from four concurrent publishers
-        accepted: dict[str, float] = {}
-        counter = iter(range(events))
-        started = time.time()
-
-        async def publisher() -> None:
-            for n in counter:
-                event_id, at = await _publish_one(db, tenant_id, n, size)
-                accepted[event_id] = at
-
-        await asyncio.gather(*(publisher() for _ in range(PUBLISHERS)))
-        publish_rate = events / (time.time() - started)
+        throughput, publish_rate, delivered = await _end_to_end(
+            db, tenant_id, receiver, events, endpoints, size
+        )
         expected = events * endpoints
-        delivered = await _wait_delivered(receiver, expected, within=600)
-        arrivals = await receiver.get("/_arrivals")
-        last = max((row[2] for row in arrivals), default=time.time())
-        throughput = delivered / (last - started)
 
         # drain: a backlog of the same size published while the worker is frozen (SIGSTOP), then
         # delivered from the moment it resumes: the figure the bare loop's preloaded outbox
@@ -247,23 +284,10 @@ async def run_case(
         drain = drain_delivered / max(1e-6, drain_last - resumed)
 
         # latency at half the end-to-end load
-        await receiver.reset()
         rate = max(1.0, 0.5 * throughput / endpoints)
-        steady: dict[str, float] = {}
-        count = max(1, int(rate * steady_s))
-        began = time.monotonic()
-        for n in range(count):
-            delay = began + n / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            event_id, at = await _publish_one(db, tenant_id, events + n, size)
-            steady[event_id] = at
-        steady_expected = count * endpoints
-        steady_delivered = await _wait_delivered(receiver, steady_expected, within=300)
-        steady_arrivals = await receiver.get("/_arrivals")
-        latencies = [
-            (row[2] - steady[row[1]]) * 1000 for row in steady_arrivals if row[1] in steady
-        ]
+        latencies, steady_delivered, steady_expected = await _half_load(
+            db, tenant_id, receiver, rate, steady_s, events, endpoints, size
+        )
         rss = psutil.Process(proc.pid).memory_info().rss / 2**20
 
         async with db.read_session() as session:
@@ -332,42 +356,19 @@ async def run_embedded_case(
     worker = Worker(db, settings)
     await worker.start()
     try:
-        counter = iter(range(events))
-        started = time.time()
-
-        async def publisher() -> None:
-            for n in counter:
-                await _publish_one(db, tenant_id, n, size)
-
-        await asyncio.gather(*(publisher() for _ in range(PUBLISHERS)))
-        expected = events * endpoints
-        delivered = await _wait_delivered(receiver, expected, within=600)
-        arrivals = await receiver.get("/_arrivals")
-        last = max((row[2] for row in arrivals), default=time.time())
-        throughput = delivered / (last - started)
-
-        await receiver.reset()
+        throughput, _publish_rate, delivered = await _end_to_end(
+            db, tenant_id, receiver, events, endpoints, size
+        )
         rate = max(1.0, 0.5 * throughput / endpoints)
-        steady: dict[str, float] = {}
-        count = max(1, int(rate * steady_s))
-        began = time.monotonic()
-        for n in range(count):
-            delay = began + n / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            event_id, at = await _publish_one(db, tenant_id, events + n, size)
-            steady[event_id] = at
-        steady_delivered = await _wait_delivered(receiver, count * endpoints, within=300)
-        steady_arrivals = await receiver.get("/_arrivals")
-        latencies = [
-            (row[2] - steady[row[1]]) * 1000 for row in steady_arrivals if row[1] in steady
-        ]
+        latencies, steady_delivered, steady_expected = await _half_load(
+            db, tenant_id, receiver, rate, steady_s, events, endpoints, size
+        )
         return {
             "deliveries_per_s": round(throughput, 1),
             "steady_rate_events_per_s": round(rate, 1),
             "latency_ms_p50": round(_percentile(latencies, 0.5), 2),
             "latency_ms_p99": round(_percentile(latencies, 0.99), 2),
-            "balanced": delivered == expected and steady_delivered == count * endpoints,
+            "balanced": delivered == events * endpoints and steady_delivered == steady_expected,
         }
     finally:
         await worker.stop()

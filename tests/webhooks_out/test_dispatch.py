@@ -23,7 +23,7 @@ from interlink.kit.clock import now
 from interlink.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from interlink.webhooks_out.client import AttemptResult
 from interlink.webhooks_out.delivery import Gates
-from interlink.webhooks_out.dispatch import _DUE, Dispatcher, Outcome, dispatcher_for
+from interlink.webhooks_out.dispatch import _DUE, Claimed, Dispatcher, Outcome, dispatcher_for
 from interlink.webhooks_out.secrets import keyring_for
 from interlink.webhooks_out.tasks import _gates_for, _limiter_for
 from interlink.webhooks_out.wakeup import DISPATCH_JOB, SHARE_WINDOW
@@ -37,6 +37,13 @@ from tests.webhooks_out.helpers import (
     publish,
     tenant,
 )
+
+
+def dispatcher_with_share(db: Database, settings: Settings, per_endpoint: int) -> Dispatcher:
+    """A dispatcher of its own whose endpoints may each have ``per_endpoint`` sends in flight."""
+    return Dispatcher(
+        db, settings, Gates(per_endpoint, 256), keyring_for(settings), _limiter_for(settings)
+    )
 
 
 def make_dispatcher(db: Database, settings: Settings) -> Dispatcher:
@@ -347,9 +354,7 @@ async def test_a_claim_takes_the_free_share_of_each_endpoint_and_leaves_the_rest
     endpoint = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
     for _ in range(3):
         await publish(wh_client, key)
-    dispatcher = Dispatcher(
-        db, wh_settings, Gates(2, 256), keyring_for(wh_settings), _limiter_for(wh_settings)
-    )
+    dispatcher = dispatcher_with_share(db, wh_settings, 2)
     at = now()
 
     first = await dispatcher.claim(64, at)
@@ -387,9 +392,7 @@ async def test_a_claim_sends_a_plain_endpoint_s_rows_and_decides_a_rate_limited_
     )
     for _ in range(3):
         await publish(wh_client, key)
-    dispatcher = Dispatcher(
-        db, wh_settings, Gates(8, 256), keyring_for(wh_settings), _limiter_for(wh_settings)
-    )
+    dispatcher = dispatcher_with_share(db, wh_settings, 8)
     at = now()
 
     taken = await dispatcher.claim(64, at)
@@ -408,6 +411,29 @@ async def test_a_claim_sends_a_plain_endpoint_s_rows_and_decides_a_rate_limited_
         assert row["attempts"] == 0
 
 
+@dataclass
+class OneClaimed:
+    key: TenantKey
+    endpoint: dict[str, Any]
+    dispatcher: Dispatcher
+    row: Claimed
+    at: datetime
+
+
+async def claim_one(
+    db: Database, client: httpx.AsyncClient, settings: Settings, url: str
+) -> OneClaimed:
+    """One event to one new endpoint, its delivery claimed (and its gate left: no send)."""
+    key = await tenant(db)
+    endpoint = await create_endpoint(client, key, url)
+    await publish(client, key)
+    dispatcher = make_dispatcher(db, settings)
+    at = now()
+    [(claimed, _target, _body)] = await dispatcher.claim(64, at)
+    dispatcher.gates.leave(claimed.endpoint_id)
+    return OneClaimed(key, endpoint, dispatcher, claimed, at)
+
+
 async def test_a_late_duplicate_outcome_adds_its_attempt_and_changes_nothing_else(
     db: Database,
     wh_client: httpx.AsyncClient,
@@ -415,20 +441,14 @@ async def test_a_late_duplicate_outcome_adds_its_attempt_and_changes_nothing_els
     receiver: Receiver,
     unique: str,
 ) -> None:
-    key = await tenant(db)
-    endpoint = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
-    await publish(wh_client, key)
-    dispatcher = make_dispatcher(db, wh_settings)
-    at = now()
-    [(claimed, _target, _body)] = await dispatcher.claim(64, at)
-    dispatcher.gates.leave(claimed.endpoint_id)
+    one = await claim_one(db, wh_client, wh_settings, receiver.url(f"/ok/{unique}"))
     answer = AttemptResult(200, 12, "ok", None, None)
 
-    await dispatcher.record_batch([Outcome(claimed, answer, at)])
+    await one.dispatcher.record_batch([Outcome(one.row, answer, one.at)])
     # the same send's outcome again (a lease that ended, a resent row answering late)
-    await dispatcher.record_batch([Outcome(claimed, answer, at + timedelta(seconds=1))])
+    await one.dispatcher.record_batch([Outcome(one.row, answer, one.at + timedelta(seconds=1))])
 
-    delivery = await only_delivery(wh_client, key, endpoint["id"])
+    delivery = await only_delivery(wh_client, one.key, one.endpoint["id"])
     assert delivery["status"] == "succeeded"
     assert delivery["attempts"] == 1
     assert [a["status_code"] for a in delivery["attempt_history"]] == [200, 200]
@@ -441,25 +461,21 @@ async def test_a_success_ends_its_endpoint_s_run_of_failures(
     receiver: Receiver,
     unique: str,
 ) -> None:
-    key = await tenant(db)
-    endpoint = await create_endpoint(wh_client, key, receiver.url(f"/ok/{unique}"))
+    one = await claim_one(db, wh_client, wh_settings, receiver.url(f"/ok/{unique}"))
     async with db.session() as session:
         await session.execute(
             update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == endpoint["id"])
+            .where(WebhookEndpoint.id == one.endpoint["id"])
             .values(failing_since=now() - timedelta(days=1))
         )
         await session.commit()
-    await publish(wh_client, key)
-    dispatcher = make_dispatcher(db, wh_settings)
-    at = now()
-    [(claimed, _target, _body)] = await dispatcher.claim(64, at)
-    dispatcher.gates.leave(claimed.endpoint_id)
 
-    await dispatcher.record_batch([Outcome(claimed, AttemptResult(204, 5, "", None, None), at)])
+    answer = AttemptResult(204, 5, "", None, None)
+    await one.dispatcher.record_batch([Outcome(one.row, answer, one.at)])
 
     async with db.read_session() as session:
-        row = await session.get(WebhookEndpoint, endpoint["id"])
+        row = await session.get(WebhookEndpoint, one.endpoint["id"])
         assert row is not None
         assert row.failing_since is None
-    assert (await only_delivery(wh_client, key, endpoint["id"]))["status"] == "succeeded"
+    delivery = await only_delivery(wh_client, one.key, one.endpoint["id"])
+    assert delivery["status"] == "succeeded"
