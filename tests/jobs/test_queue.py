@@ -10,11 +10,12 @@ from sqlalchemy import select, update
 
 from interlink.config import Settings
 from interlink.db.engine import Database
-from interlink.jobs import enqueue, queue, schedules
+from interlink.jobs import enqueue, queue, registry, schedules
 from interlink.jobs.registry import schedule
 from interlink.jobs.worker import Worker
 from interlink.kit import clock
 from interlink.models import Job, Schedule, SystemState
+from interlink.webhooks_out.wakeup import DISPATCH_JOB
 from tests.fixtures.plans import sqlite_plan
 
 
@@ -84,6 +85,40 @@ async def test_worker_runs_a_job_and_commits_its_effects_with_completion(
         row = await session.get(SystemState, "w1-row")
     assert row is not None
     assert row.value == "v"
+
+
+async def test_interchangeable_jobs_claimed_together_run_once_per_arguments(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    woken, other, appended = tmp_path / "woken", tmp_path / "other", tmp_path / "appended"
+    async with db.session() as session:
+        ids = [await enqueue(session, "probe.wake", path=str(woken)) for _ in range(5)]
+        ids += [await enqueue(session, "probe.wake", path=str(other)) for _ in range(2)]
+        # the same arguments, but a job that is not interchangeable: each one runs
+        ids += [
+            await enqueue(session, "probe.append", path=str(appended), value="v") for _ in range(2)
+        ]
+        await session.commit()
+
+    running = Worker(db, settings, concurrency=16)  # one claim takes them all
+    await running.start()
+    try:
+        for job_id in ids:
+            await wait_until(lambda job_id=job_id: state_is(db, job_id, "done"))
+    finally:
+        await running.stop()
+
+    assert len(woken.read_text().splitlines()) == 1
+    assert len(other.read_text().splitlines()) == 1
+    assert len(appended.read_text().splitlines()) == 2
+    rows = [await job_row(db, job_id) for job_id in ids]
+    assert all(row.locked_by is None and row.finished_at is not None for row in rows)
+
+
+def test_the_dispatch_wake_up_is_interchangeable() -> None:
+    spec = registry.get(DISPATCH_JOB)
+    assert spec is not None
+    assert spec.interchangeable
 
 
 async def test_failing_job_is_retried_with_backoff_then_succeeds(

@@ -128,6 +128,32 @@ async def mark_done(session: AsyncSession, job: ClaimedJob, worker_id: str) -> b
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+_MARK_DONE_UNRUN = (
+    update(_jobs)
+    .where(
+        _jobs.c.id.in_(bindparam("b_ids", expanding=True)),
+        _jobs.c.state == "running",
+        _jobs.c.locked_by == bindparam("b_worker"),
+    )
+    .values(
+        state="done",
+        finished_at=bindparam("b_at"),
+        updated_at=bindparam("b_at"),
+        locked_by=None,
+        lease_expires_at=None,
+    )
+)
+
+
+async def mark_done_unrun(session: AsyncSession, jobs: list[ClaimedJob], worker_id: str) -> int:
+    """Mark jobs this worker has just claimed done without running them (interchangeable runs
+    whose work another claimed run does); how many it still owned."""
+    result = await session.execute(
+        _MARK_DONE_UNRUN, {"b_ids": [j.id for j in jobs], "b_worker": worker_id, "b_at": now()}
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def mark_failed(session: AsyncSession, job: ClaimedJob, worker_id: str, error: str) -> str:
     """Requeue with backoff, or dead after the last attempt; returns the new state."""
     at = now()

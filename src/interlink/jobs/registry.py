@@ -57,6 +57,9 @@ class JobSpec:
     max_attempts: int | None
     timeout: float
     priority: int
+    # two claimed runs with the same arguments do the same work (a wake-up): a worker that claims
+    # several at once runs one and marks the others done
+    interchangeable: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,16 @@ def job(
     max_attempts: int | None = None,
     timeout: float = 300.0,
     priority: int = 100,
+    interchangeable: bool = False,
 ) -> Callable[[JobFn], JobFn]:
-    """Register ``async def fn(ctx: JobContext, **args) -> Retry | None`` under ``name``."""
+    """Register ``async def fn(ctx: JobContext, **args) -> Retry | None`` under ``name``.
+    ``interchangeable``: any one run of the job does what several queued with the same arguments
+    would (a wake-up whose run takes all the work there is)."""
 
     def register(fn: JobFn) -> JobFn:
         if name in _jobs and _jobs[name].fn is not fn:
             raise ValueError(f"job {name!r} is registered twice")
-        _jobs[name] = JobSpec(name, fn, max_attempts, timeout, priority)
+        _jobs[name] = JobSpec(name, fn, max_attempts, timeout, priority, interchangeable)
         return fn
 
     return register

@@ -17,6 +17,7 @@ import traceback
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,6 +40,31 @@ MAX_BATCH = 64
 SCHEDULE_TICK_SECONDS = 5.0
 REAP_SECONDS = 5.0
 WAKE_GAP_SECONDS = 0.01
+
+
+def coalesce(jobs: list[ClaimedJob]) -> tuple[list[ClaimedJob], list[ClaimedJob]]:
+    """(the jobs to run, those left unrun): of the interchangeable jobs claimed together with the
+    same arguments, the first runs and does the others' work. A worker back after a pause (or a
+    frozen one) may find a wake-up queued for every moment publishes went on without it; run
+    side by side, each took a database connection of its own only to find the work taken."""
+    run: list[ClaimedJob] = []
+    unrun: list[ClaimedJob] = []
+    seen: set[tuple[str, str]] = set()
+    for job in jobs:
+        try:
+            spec = registry.get(job.name)
+        except Exception:  # its module fails to import: _execute records that on the job
+            spec = None
+        if spec is None or not spec.interchangeable:
+            run.append(job)
+            continue
+        key = (job.name, orjson.dumps(job.args, option=orjson.OPT_SORT_KEYS).decode())
+        if key in seen:
+            unrun.append(job)
+        else:
+            seen.add(key)
+            run.append(job)
+    return run, unrun
 
 
 class Worker:
@@ -180,8 +206,14 @@ class Worker:
             jobs = await queue.claim(
                 session, self.id, limit, self.lease, skip_locked=not self.db.is_sqlite
             )
+            jobs, unrun = coalesce(jobs)
+            if unrun:
+                # in the claim's transaction: they go from queued to done with the one that runs
+                await queue.mark_done_unrun(session, unrun, self.id)
             await session.commit()
-            return jobs
+        for job in unrun:
+            metrics.JOB_RUNS.labels(job.name, "coalesced").inc()
+        return jobs
 
     async def _execute(self, job: ClaimedJob) -> None:
         bind_request_id(job.request_id)

@@ -48,7 +48,8 @@ OLDEST_READY_AGE = Gauge(
 )
 JOB_RUNS = Counter(
     "interlink_job_runs_total",
-    "Job executions by name and outcome (done, retry, failed, dead, lost_lease).",
+    "Job executions by name and outcome (done, retry, failed, dead, lost_lease; coalesced: an "
+    "interchangeable job marked done unrun beside one claimed with it).",
     ["name", "outcome"],
     registry=REGISTRY,
 )

@@ -50,7 +50,7 @@ def _limiter_for(settings: Settings) -> KeyRateLimiter:
 
 
 # a run lasts while deliveries are due or in flight; the worker's stop asks it to wrap up
-@job(DISPATCH_JOB, max_attempts=5, timeout=24 * 3600, priority=40)
+@job(DISPATCH_JOB, max_attempts=5, timeout=24 * 3600, priority=40, interchangeable=True)
 async def dispatch(ctx: JobContext) -> None:
     dispatcher = dispatcher_for(
         ctx.db,
