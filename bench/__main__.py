@@ -175,6 +175,7 @@ async def run(quick: bool, backends: list[str]) -> dict[str, Any]:
         "settings": {
             "worker_processes": 1,
             "worker_concurrency": outbound.WORKER_CONCURRENCY,
+            "endpoint_concurrency": outbound.ENDPOINT_CONCURRENCY,
             "publishers": outbound.PUBLISHERS,
             "payload_bytes": "about 1 KiB",
             "event_type": outbound.EVENT_TYPE,

@@ -37,6 +37,13 @@ from interlink.webhooks_out import secrets
 KEYRING = "bench1:" + base64.b64encode(b"b" * 32).decode()
 PUBLISHERS = 4
 WORKER_CONCURRENCY = 32
+# sends in flight to one endpoint (INTERLINK_WEBHOOK_ENDPOINT_CONCURRENCY; the product's default
+# is 4 per worker process). The bare loop keeps up to 256 requests in flight to the receiver; at
+# 32 a one-endpoint drain was bound by the share itself (a claim, 32 sends, their answers, the
+# next claim: the endpoint idle for each claim's round trip): 0.55-0.70 of the bare loop in
+# side-by-side runs, 0.70-0.86 at 64, 0.79-0.93 at 128. With ten endpoints the overall bound
+# (256) applies first either way.
+ENDPOINT_CONCURRENCY = 64
 # a catalog type no internal subscriber listens to: S2 measures webhook fan-out alone
 # ("order.created" would also queue a fulfillment job per event, which is not S2's subject)
 EVENT_TYPE = "gallery.delivered"
@@ -78,7 +85,7 @@ def worker_env(database_url: str) -> dict[str, str]:
         "INTERLINK_ENCRYPTION_KEYS": KEYRING,
         "INTERLINK_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "INTERLINK_WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
-        "INTERLINK_WEBHOOK_ENDPOINT_CONCURRENCY": str(WORKER_CONCURRENCY),
+        "INTERLINK_WEBHOOK_ENDPOINT_CONCURRENCY": str(ENDPOINT_CONCURRENCY),
         # INTERLINK_DB_POOL_SIZE at its default (10, as many again in overflow): with wake-ups
         # shared between publishes the worker holds few connections at once, and a pool of 32
         # only kept ~7 MiB more of idle connections by the end of a run
@@ -346,7 +353,7 @@ async def run_embedded_case(
     settings = settings_for(database_url).model_copy(
         update={
             "worker_concurrency": WORKER_CONCURRENCY,
-            "webhook_endpoint_concurrency": WORKER_CONCURRENCY,
+            "webhook_endpoint_concurrency": ENDPOINT_CONCURRENCY,
         }
     )
     db = Database(settings)

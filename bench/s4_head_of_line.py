@@ -155,7 +155,7 @@ async def run(
         return {
             "fast_endpoints": FAST,
             "slow_endpoint_ms": SLOW_MS,
-            "endpoint_concurrency": outbound.WORKER_CONCURRENCY,
+            "endpoint_concurrency": outbound.ENDPOINT_CONCURRENCY,
             "rate_events_per_s": RATE,
             "seconds_per_phase": seconds,
             "without_slow": without,
