@@ -100,22 +100,24 @@ def _owned(job_id: str, worker_id: str, attempt: int) -> Any:
     )
 
 
+def _mark_done_statement(*where: Any) -> Any:
+    """Running jobs of this worker matching ``where`` marked done at ``b_at``."""
+    return (
+        update(_jobs)
+        .where(*where, _jobs.c.state == "running", _jobs.c.locked_by == bindparam("b_worker"))
+        .values(
+            state="done",
+            finished_at=bindparam("b_at"),
+            updated_at=bindparam("b_at"),
+            locked_by=None,
+            lease_expires_at=None,
+        )
+    )
+
+
 # built once: the statement every finished job runs (no per-job construction or cache-key walk)
-_MARK_DONE = (
-    update(_jobs)
-    .where(
-        _jobs.c.id == bindparam("b_id"),
-        _jobs.c.state == "running",
-        _jobs.c.locked_by == bindparam("b_worker"),
-        _jobs.c.attempts == bindparam("b_attempt"),
-    )
-    .values(
-        state="done",
-        finished_at=bindparam("b_at"),
-        updated_at=bindparam("b_at"),
-        locked_by=None,
-        lease_expires_at=None,
-    )
+_MARK_DONE = _mark_done_statement(
+    _jobs.c.id == bindparam("b_id"), _jobs.c.attempts == bindparam("b_attempt")
 )
 
 
@@ -128,21 +130,7 @@ async def mark_done(session: AsyncSession, job: ClaimedJob, worker_id: str) -> b
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-_MARK_DONE_UNRUN = (
-    update(_jobs)
-    .where(
-        _jobs.c.id.in_(bindparam("b_ids", expanding=True)),
-        _jobs.c.state == "running",
-        _jobs.c.locked_by == bindparam("b_worker"),
-    )
-    .values(
-        state="done",
-        finished_at=bindparam("b_at"),
-        updated_at=bindparam("b_at"),
-        locked_by=None,
-        lease_expires_at=None,
-    )
-)
+_MARK_DONE_UNRUN = _mark_done_statement(_jobs.c.id.in_(bindparam("b_ids", expanding=True)))
 
 
 async def mark_done_unrun(session: AsyncSession, jobs: list[ClaimedJob], worker_id: str) -> int:
