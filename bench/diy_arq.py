@@ -268,16 +268,8 @@ async def run_case(
         # latency at half the end-to-end load
         await receiver.reset()
         rate = max(1.0, 0.5 * throughput / endpoints)
-        steady: dict[str, float] = {}
-        count = max(1, int(rate * steady_s))
-        began = time.monotonic()
-        for n in range(count):
-            delay = began + n / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            event_id, at = await publish_one(2 * 10**6 + n)
-            steady[event_id] = at
-        steady_expected = count * endpoints
+        steady = await outbound.paced(rate, steady_s, lambda n: publish_one(2 * 10**6 + n))
+        steady_expected = len(steady) * endpoints
         steady_delivered = await scenario_kit.wait_distinct(receiver, steady_expected, within=300)
         steady_arrivals = await receiver.get("/_arrivals")
         latencies = [

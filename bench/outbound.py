@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,22 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+async def paced(
+    rate: float, seconds: float, publish_one: Callable[[int], Awaitable[tuple[str, float]]]
+) -> dict[str, float]:
+    """``publish_one(n)`` for n = 0, 1, … at ``rate`` a second for ``seconds`` (at least once),
+    each awaited before the next: event id -> the time it was accepted."""
+    accepted: dict[str, float] = {}
+    began = time.monotonic()
+    for n in range(max(1, int(rate * seconds))):
+        delay = began + n / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        event_id, at = await publish_one(n)
+        accepted[event_id] = at
+    return accepted
+
+
 async def _end_to_end(
     db: Database, tenant_id: str, receiver: Receiver, events: int, endpoints: int, size: int
 ) -> tuple[float, float, int]:
@@ -225,16 +242,8 @@ async def _half_load(
     """Events published at ``rate`` a second for ``steady_s``: (accept → receiver latencies in
     ms, deliveries received, deliveries expected)."""
     await receiver.reset()
-    steady: dict[str, float] = {}
-    count = max(1, int(rate * steady_s))
-    began = time.monotonic()
-    for n in range(count):
-        delay = began + n / rate - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        event_id, at = await _publish_one(db, tenant_id, first + n, size)
-        steady[event_id] = at
-    expected = count * endpoints
+    steady = await paced(rate, steady_s, lambda n: _publish_one(db, tenant_id, first + n, size))
+    expected = len(steady) * endpoints
     delivered = await _wait_delivered(receiver, expected, within=300)
     arrivals = await receiver.get("/_arrivals")
     latencies = [(row[2] - steady[row[1]]) * 1000 for row in arrivals if row[1] in steady]

@@ -4,7 +4,6 @@ one event per transaction; or in bulk, many per transaction), and the receiver's
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
@@ -92,19 +91,15 @@ async def publish_steady(
 ) -> dict[str, float]:
     """Events at ``rate`` per second for ``seconds``, one per transaction (as a domain would):
     event id -> wall-clock time its transaction committed (accepted)."""
-    accepted: dict[str, float] = {}
-    count = max(1, int(rate * seconds))
-    began = time.monotonic()
-    for n in range(count):
-        delay = began + n / rate - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+
+    async def publish_one(n: int) -> tuple[str, float]:
         async with db.session() as session:
             data = event_data(first + n, size)
             event = await publish(session, tenant_id, outbound.EVENT_TYPE, data)
             await session.commit()
-        accepted[event.id] = time.time()
-    return accepted
+        return event.id, time.time()
+
+    return await outbound.paced(rate, seconds, publish_one)
 
 
 async def publish_bulk(
