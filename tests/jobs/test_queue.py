@@ -100,7 +100,8 @@ async def test_interchangeable_jobs_claimed_together_run_once_per_arguments(
         ]
         await session.commit()
 
-    running = Worker(db, settings, concurrency=16)  # one claim takes them all
+    # one claim takes them all, beside any scheduled job that is due (MAX_BATCH is 64)
+    running = Worker(db, settings, concurrency=64)
     await running.start()
     try:
         for job_id in ids:
